@@ -1,0 +1,146 @@
+/* skiplist.c -- ordered index of the store; see skiplist.h.
+ *
+ * Writers find the predecessor at every level with one descent (the "update" vector) and
+ * splice; removal repeats the descent for the entry's key, which is cheaper than keeping
+ * backward links in every entry (8 more bytes per key). Heights only shape performance: they
+ * come from a per-list PRNG and never influence what a read or an apply returns.
+ * Owner: the store's writer; seek and walks also run on readers under the read lock.
+ */
+#include "store/skiplist.h"
+
+#include <assert.h>
+
+#include "common/err.h"
+#include "common/mem.h"
+
+int rk_slist_init(struct rk_slist *sl)
+{
+	sl->head = rk_calloc(1, rk_kent_size(RK_SL_MAXLEVEL, 0));
+	if (sl->head == NULL)
+		return RK_ENOMEM;
+	sl->head->level = RK_SL_MAXLEVEL;
+	sl->level = 1;
+	sl->count = 0;
+	sl->rng = 0x2545f4914f6cdd1dULL;
+	return RK_OK;
+}
+
+void rk_slist_close(struct rk_slist *sl)
+{
+	struct rk_kent *e, *nx;
+
+	if (sl->head == NULL)
+		return;
+	for (e = sl->head->next[0]; e != NULL; e = nx) {
+		nx = e->next[0];
+		rk_free(e->val);
+		rk_free(e);
+	}
+	rk_free(sl->head);
+	sl->head = NULL;
+	sl->count = 0;
+}
+
+uint8_t rk_slist_random_level(struct rk_slist *sl)
+{
+	uint64_t x = sl->rng;
+	uint8_t level = 1;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	sl->rng = x;
+	/* Two bits per level: each level is kept with probability 1/4. */
+	while (level < RK_SL_MAXLEVEL && (x & 3) == 0) {
+		level++;
+		x >>= 2;
+	}
+	return level;
+}
+
+static inline int node_cmp(const struct rk_kent *n, const uint8_t *key, size_t klen)
+{
+	return rk_keycmp(rk_kent_key(n), n->klen, key, klen);
+}
+
+/* Fill @update[i] with the last node at level i whose key is < @key. */
+static void find_preds(const struct rk_slist *sl, const uint8_t *key, size_t klen,
+		       struct rk_kent **update)
+{
+	struct rk_kent *x = sl->head, *nx;
+	int i;
+
+	for (i = sl->level - 1; i >= 0; i--) {
+		while ((nx = x->next[i]) != NULL && node_cmp(nx, key, klen) < 0)
+			x = nx;
+		update[i] = x;
+	}
+}
+
+struct rk_kent *rk_slist_seek(const struct rk_slist *sl, const uint8_t *key, size_t klen)
+{
+	struct rk_kent *x = sl->head, *nx;
+	int i;
+
+	for (i = sl->level - 1; i >= 0; i--)
+		while ((nx = x->next[i]) != NULL && node_cmp(nx, key, klen) < 0)
+			x = nx;
+	return x->next[0];
+}
+
+void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e)
+{
+	struct rk_kent *update[RK_SL_MAXLEVEL];
+	int i;
+
+	find_preds(sl, rk_kent_key(e), e->klen, update);
+	assert(update[0]->next[0] == NULL ||
+	       node_cmp(update[0]->next[0], rk_kent_key(e), e->klen) != 0);
+	for (i = sl->level; i < e->level; i++)
+		update[i] = sl->head;
+	if (e->level > sl->level)
+		sl->level = e->level;
+	for (i = 0; i < e->level; i++) {
+		e->next[i] = update[i]->next[i];
+		update[i]->next[i] = e;
+	}
+	sl->count++;
+}
+
+void rk_slist_remove(struct rk_slist *sl, struct rk_kent *e)
+{
+	struct rk_kent *update[RK_SL_MAXLEVEL];
+	int i;
+
+	find_preds(sl, rk_kent_key(e), e->klen, update);
+	assert(update[0]->next[0] == e);
+	for (i = 0; i < e->level; i++) {
+		assert(update[i]->next[i] == e);
+		update[i]->next[i] = e->next[i];
+	}
+	while (sl->level > 1 && sl->head->next[sl->level - 1] == NULL)
+		sl->level--;
+	sl->count--;
+}
+
+void rk_slist_tail_init(struct rk_slist *sl, struct rk_kent **tail)
+{
+	int i;
+
+	for (i = 0; i < RK_SL_MAXLEVEL; i++)
+		tail[i] = sl->head;
+}
+
+void rk_slist_append(struct rk_slist *sl, struct rk_kent **tail, struct rk_kent *e)
+{
+	int i;
+
+	for (i = 0; i < e->level; i++) {
+		e->next[i] = NULL;
+		tail[i]->next[i] = e;
+		tail[i] = e;
+	}
+	if (e->level > sl->level)
+		sl->level = e->level;
+	sl->count++;
+}
