@@ -110,6 +110,15 @@ err_unlink:
 	return rv;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != 0)
+			return false;
+	}
+	return true;
+}
+
 static int load(struct rk_meta *m, struct rk_hard_state *hs, struct rk_err *err)
 {
 	uint8_t buf[2 * SLOT_STRIDE] = { 0 };
@@ -123,7 +132,8 @@ static int load(struct rk_meta *m, struct rk_hard_state *hs, struct rk_err *err)
 		return rk_err_errno(err, RK_EIO, errno, "read %s/%s", m->dir, META_NAME);
 	for (int i = 0; i < 2; i++) {
 		ok[i] = decode_slot(buf + i * SLOT_STRIDE, &seq[i], &st[i]);
-		if (!ok[i])
+		/* A slot never written yet (all zeros: a new file has only slot 0) is no damage. */
+		if (!ok[i] && !all_zero(buf + i * SLOT_STRIDE, SLOT_STRIDE))
 			rk_log(RK_LOG_WARN, "meta %s/%s: slot %d at offset %d is not valid", m->dir,
 			       META_NAME, i, i * SLOT_STRIDE);
 	}
