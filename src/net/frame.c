@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client.pb-c.h"
+#include "peer.pb-c.h"
 #include "common/err.h"
 #include "common/mem.h"
 
@@ -16,6 +17,8 @@ _Static_assert(RK_FRAME_HEADER_SIZE == 8, "frame header layout is part of the wi
 static const ProtobufCMessageDescriptor *const frame_desc[RK_FRAME__END] = {
 	[RK_FRAME_CLIENT_REQUEST] = &raftkv__request__descriptor,
 	[RK_FRAME_CLIENT_RESPONSE] = &raftkv__response__descriptor,
+	[RK_FRAME_PEER_HELLO] = &raftkv__peer__hello__descriptor,
+	[RK_FRAME_PEER_MSG] = &raftkv__peer__message__descriptor,
 };
 
 static const ProtobufCMessageDescriptor *desc_of(uint8_t type)

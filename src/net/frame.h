@@ -32,6 +32,8 @@
 enum rk_frame_type {
 	RK_FRAME_CLIENT_REQUEST = 1,  /* raftkv.Request */
 	RK_FRAME_CLIENT_RESPONSE = 2, /* raftkv.Response */
+	RK_FRAME_PEER_HELLO = 3,      /* raftkv.peer.Hello: first frame of a peer connection */
+	RK_FRAME_PEER_MSG = 4,        /* raftkv.peer.Message: one Raft message */
 	RK_FRAME__END,
 };
 

@@ -32,7 +32,7 @@ struct rk_obuf {
 	size_t off;   /* bytes already sent; the loop's */
 	size_t cap;   /* bytes allocated at data */
 	unsigned flags;
-	uint8_t data[];
+	_Alignas(16) uint8_t data[]; /* aligned: the loop keeps structs here too */
 };
 
 /* Returns owned (give it to rk_loop_send or rk_obuf_free), or NULL when out of memory. */

@@ -314,7 +314,7 @@ static void test_random_garbage(void)
 		for (size_t j = 0; j < n; j++)
 			bytes[j] = (uint8_t)rng();
 		if ((i & 1) && n >= RK_FRAME_HEADER_SIZE)
-			rk_frame_header_write(bytes, (uint8_t)(1 + rng() % 2),
+			rk_frame_header_write(bytes, (uint8_t)(1 + rng() % (RK_FRAME__END - 1)),
 					      (uint32_t)(n - RK_FRAME_HEADER_SIZE));
 		CU_ASSERT_EQUAL_FATAL(rk_frame_reader_init(&r, 256), RK_OK);
 		while (off < n) {
