@@ -76,3 +76,20 @@ void rk_mem_count(int on)
 	counting = on;
 	live = 0;
 }
+
+int rk_array_reserve(void **base, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 16;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = rk_realloc(*base, n * elem);
+	if (p == NULL)
+		return -1;
+	*base = p;
+	*cap = n;
+	return 0;
+}

@@ -14,6 +14,10 @@ void *rk_calloc(size_t nmemb, size_t size);
 void *rk_realloc(void *ptr, size_t size);
 void rk_free(void *ptr);
 
+/* Make room for @need elements of @elem bytes in the array *@base of capacity *@cap, doubling
+ * (from 16) when it is too small. Returns 0, or -1 with *@base and *@cap unchanged. */
+int rk_array_reserve(void **base, size_t *cap, size_t need, size_t elem);
+
 /* Test hook: after @countdown more successful allocations, fail every later one until the hook
  * is cleared with rk_mem_fail_after(-1). Not thread-safe: tests set it from a single thread. */
 void rk_mem_fail_after(long countdown);

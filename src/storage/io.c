@@ -49,6 +49,22 @@ const struct rk_storage_io rk_storage_io_libc = {
 	.fallocate = libc_fallocate,
 };
 
+static int nosync_sync(void *data, int fd)
+{
+	(void)data;
+	(void)fd;
+	return 0;
+}
+
+const struct rk_storage_io rk_storage_io_nosync = {
+	.data = NULL,
+	.pwrite = libc_pwrite,
+	.fdatasync = nosync_sync,
+	.fsync = nosync_sync,
+	.ftruncate = libc_ftruncate,
+	.fallocate = libc_fallocate,
+};
+
 int rk_storage_errno_code(int sys_errno)
 {
 	return sys_errno == ENOSPC || sys_errno == EDQUOT ? RK_ENOSPC : RK_EIO;

@@ -32,6 +32,10 @@ struct rk_storage_io {
 /* Plain libc; what a NULL io pointer means everywhere in storage. */
 extern const struct rk_storage_io rk_storage_io_libc;
 
+/* libc without fsync/fdatasync ([storage] fsync = false): writes reach the page cache only,
+ * so a machine crash (not a process crash) can lose acknowledged writes. */
+extern const struct rk_storage_io rk_storage_io_nosync;
+
 /* RK_ENOSPC for ENOSPC/EDQUOT (the operator can free space), RK_EIO for anything else. */
 int rk_storage_errno_code(int sys_errno);
 

@@ -1,0 +1,209 @@
+/* test_client.c -- libraftkv against three real raftkvd processes: leader discovery from a
+ * list of followers only, failover in the middle of a stream of writes with no write applied
+ * twice, and a bounded failure when there is no quorum. */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "harness/runner.h"
+#include "raftkv/client.h"
+
+static struct cluster C;
+static unsigned failures_before;
+
+static void setup(void)
+{
+	failures_before = CU_get_number_of_failures();
+	memset(&C, 0, sizeof C);
+	CU_ASSERT_EQUAL_FATAL(cl_start(&C, 3), 0);
+}
+
+static void teardown(void)
+{
+	CU_ASSERT_EQUAL(cl_stop_all(&C), 0);
+	cl_destroy(&C, CU_get_number_of_failures() != failures_before);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct rkc_client *open_client(const int *nodes, int n, unsigned deadline_ms)
+{
+	char eps[256] = "";
+	struct rkc_options o = { .endpoints = eps, .request_timeout_ms = 1000,
+				 .deadline_ms = deadline_ms };
+	struct rkc_client *c = NULL;
+
+	for (int i = 0; i < n; i++)
+		snprintf(eps + strlen(eps), sizeof eps - strlen(eps), "%s127.0.0.1:%d", i ? "," : "",
+			 C.nodes[nodes[i]].client_port);
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_OK);
+	return c;
+}
+
+static void test_discovers_leader_from_followers(void)
+{
+	int leader = cl_wait_leader(&C, 10000, -1), followers[2], k = 0;
+	struct rkc_client *c;
+	struct rkc_buf v = { 0 };
+	char want[64];
+
+	CU_ASSERT_FATAL(leader >= 0);
+	for (int i = 0; i < 3; i++) {
+		if (i != leader)
+			followers[k++] = i;
+	}
+	/* The leader is not in the list: only a redirect can find it. */
+	c = open_client(followers, 2, 10000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(rkc_put(c, "greeting", 8, "hello\0world", 11), RKC_OK);
+	snprintf(want, sizeof want, "127.0.0.1:%d", C.nodes[leader].client_port);
+	CU_ASSERT_STRING_EQUAL(rkc_last_endpoint(c), want);
+	CU_ASSERT_EQUAL(rkc_get(c, "greeting", 8, false, &v), RKC_OK);
+	CU_ASSERT_EQUAL(v.len, 11);
+	CU_ASSERT(v.data != NULL && memcmp(v.data, "hello\0world", 11) == 0);
+	rkc_buf_free(&v);
+	/* Definite answers come back as such. */
+	CU_ASSERT_EQUAL(rkc_put_if_absent(c, "greeting", 8, "x", 1), RKC_EXISTS);
+	CU_ASSERT_EQUAL(rkc_update(c, "nope", 4, "x", 1), RKC_NOT_FOUND);
+	CU_ASSERT_EQUAL(rkc_cas(c, "greeting", 8, "wrong", 5, "x", 1), RKC_CAS_FAILED);
+	CU_ASSERT_EQUAL(rkc_delete(c, "greeting", 8), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_get(c, "greeting", 8, false, NULL), RKC_NOT_FOUND);
+	CU_ASSERT_EQUAL(rkc_get(c, "", 0, false, NULL), RKC_EINVAL);
+	rkc_close(c);
+}
+
+struct killer {
+	int leader;
+	atomic_int appended; /* appends acknowledged so far */
+	atomic_bool killed;
+};
+
+static void *kill_leader_midway(void *arg)
+{
+	struct killer *k = arg;
+
+	while (atomic_load(&k->appended) < 60)
+		usleep(1000);
+	cl_signal(&C, k->leader, SIGKILL);
+	atomic_store(&k->killed, true);
+	return NULL;
+}
+
+/* Exactly once through a failover: every append is retried (same session, same seq) until it
+ * is acknowledged, and the final value holds each token exactly once, in order. */
+static void test_failover_without_duplicates(void)
+{
+	int all[3] = { 0, 1, 2 };
+	struct killer k = { .leader = cl_wait_leader(&C, 10000, -1) };
+	struct rkc_client *c;
+	struct rkc_buf v = { 0 };
+	pthread_t t;
+	char tok[32], *p, *save = NULL;
+	int n = 0, st;
+
+	CU_ASSERT_FATAL(k.leader >= 0);
+	c = open_client(all, 3, 15000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, kill_leader_midway, &k), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(tok, sizeof tok, "t%d,", i);
+		st = rkc_append(c, "stream", 6, tok, strlen(tok));
+		CU_ASSERT_EQUAL(st, RKC_OK);
+		if (st != RKC_OK)
+			fprintf(stderr, "append %d: %s (%s)\n", i, rkc_strstatus(st), rkc_last_error(c));
+		atomic_store(&k.appended, i + 1);
+	}
+	pthread_join(t, NULL);
+	CU_ASSERT(atomic_load(&k.killed));
+	CU_ASSERT_EQUAL_FATAL(rkc_get(c, "stream", 6, false, &v), RKC_OK);
+	for (p = strtok_r((char *)v.data, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save)) {
+		snprintf(tok, sizeof tok, "t%d", n);
+		CU_ASSERT_STRING_EQUAL(p, tok); /* no duplicate, no hole, in order */
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, 200);
+	rkc_buf_free(&v);
+	rkc_close(c);
+}
+
+static void test_no_quorum_times_out(void)
+{
+	int all[3] = { 0, 1, 2 }, leader = cl_wait_leader(&C, 10000, -1);
+	struct rkc_client *c;
+	uint64_t t0;
+	int st;
+
+	CU_ASSERT_FATAL(leader >= 0);
+	c = open_client(all, 3, 1500);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(rkc_put(c, "before", 6, "1", 1), RKC_OK);
+	/* Two of three gone: nothing can commit. */
+	cl_signal(&C, (leader + 1) % 3, SIGKILL);
+	cl_signal(&C, (leader + 2) % 3, SIGKILL);
+	t0 = now_ms();
+	st = rkc_put(c, "after", 5, "1", 1);
+	CU_ASSERT(st == RKC_TIMEOUT || st == RKC_UNAVAILABLE);
+	CU_ASSERT(now_ms() - t0 < 1500 + 1500); /* the deadline holds, give or take an attempt */
+	CU_ASSERT(rkc_last_error(c)[0] != '\0');
+	t0 = now_ms();
+	st = rkc_get(c, "before", 6, false, NULL);
+	CU_ASSERT(st == RKC_TIMEOUT || st == RKC_UNAVAILABLE);
+	CU_ASSERT(now_ms() - t0 < 1500 + 1500);
+	rkc_close(c);
+}
+
+static void test_bad_endpoints(void)
+{
+	struct rkc_options o = { 0 };
+	struct rkc_client *c = NULL;
+
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_EINVAL);
+	o.endpoints = "127.0.0.1";
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_EINVAL);
+	o.endpoints = "127.0.0.1:0";
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_EINVAL);
+	o.endpoints = "example.com:80";
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_EINVAL);
+	o.endpoints = "127.0.0.1:7001,[::1]:7002,localhost:7003";
+	CU_ASSERT_EQUAL(rkc_open(&o, &c), RKC_OK);
+	rkc_close(c);
+}
+
+static CU_TestInfo client_tests[] = {
+	{ "discovers_leader_from_followers", test_discovers_leader_from_followers },
+	{ "failover_without_duplicates", test_failover_without_duplicates },
+	{ "no_quorum_times_out", test_no_quorum_times_out },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo offline_tests[] = {
+	{ "bad_endpoints", test_bad_endpoints },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "client", NULL, NULL, setup, teardown, client_tests },
+	{ "client_offline", NULL, NULL, NULL, NULL, offline_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return rk_test_main(argc, argv, suites);
+}
