@@ -137,7 +137,8 @@ enum rk_test_bug {
 
 struct rk_raft_config {
 	rk_node_id id;
-	unsigned election_ticks;   /* base election timeout; randomized in [e, 2e) */
+	unsigned election_ticks;   /* base election timeout; randomized in [e, 2e) ... */
+	unsigned election_ticks_max; /* ... or in [e, max] when set (>= election_ticks) */
 	unsigned heartbeat_ticks;  /* < election_ticks */
 	unsigned max_inflight;     /* AppendEntries in flight per follower, 1..RK_MAX_INFLIGHT */
 	size_t max_msg_bytes;      /* payload bytes per AppendEntries (at least one entry) */

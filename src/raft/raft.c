@@ -313,9 +313,12 @@ static uint64_t splitmix64(uint64_t *s)
 
 void rk_reset_election_timer(struct rk_raft *r)
 {
+	unsigned span = r->cfg.election_ticks_max != 0
+				? r->cfg.election_ticks_max - r->cfg.election_ticks + 1
+				: r->cfg.election_ticks;
+
 	r->election_elapsed = 0;
-	r->rand_timeout = r->cfg.election_ticks +
-			  (unsigned)(splitmix64(&r->rng) % r->cfg.election_ticks);
+	r->rand_timeout = r->cfg.election_ticks + (unsigned)(splitmix64(&r->rng) % span);
 }
 
 struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_raft_restore *rs,
@@ -326,7 +329,9 @@ struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_ra
 	int err;
 
 	if (cfg->id == 0 || cfg->heartbeat_ticks == 0 ||
-	    cfg->election_ticks <= cfg->heartbeat_ticks || cfg->max_inflight == 0 ||
+	    cfg->election_ticks <= cfg->heartbeat_ticks ||
+	    (cfg->election_ticks_max != 0 && cfg->election_ticks_max < cfg->election_ticks) ||
+	    cfg->max_inflight == 0 ||
 	    cfg->max_inflight > RK_MAX_INFLIGHT || cfg->max_msg_bytes == 0 ||
 	    cfg->snap_chunk_bytes == 0 || rs->snap.conf.n > RK_CONF_MAX) {
 		*rv = RK_ECONFIG;

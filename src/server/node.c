@@ -1015,6 +1015,28 @@ static int open_storage(struct rk_node *n, struct rk_raft_restore *rs, struct lo
 	return RK_OK;
 }
 
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b != 0) {
+		unsigned t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static unsigned tick_for(const struct rk_config *cfg)
+{
+	unsigned g = gcd(cfg->heartbeat_ms, gcd(cfg->election_min_ms, cfg->election_max_ms));
+
+	for (unsigned t = 10; t > 1; t--) {
+		if (g % t == 0)
+			return t;
+	}
+	return 1;
+}
+
 int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_err *err)
 {
 	struct rk_raft_restore rs = { 0 };
@@ -1059,13 +1081,13 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	if (rv != RK_OK)
 		goto err;
 
-	/* One tick per heartbeat; elections after [min, 2 * min) (the core's randomization). */
-	n->tick_ms = cfg->heartbeat_ms;
+	/* The tick divides the heartbeat and both election bounds, so that each is exact, and
+	 * is at most 10 ms, so that the randomized timeout has a fine grain. */
+	n->tick_ms = tick_for(cfg);
 	rk_raft_config_default(&rc, cfg->id);
-	rc.heartbeat_ticks = 1;
-	rc.election_ticks = cfg->election_min_ms / cfg->heartbeat_ms;
-	if (rc.election_ticks < 2)
-		rc.election_ticks = 2;
+	rc.heartbeat_ticks = cfg->heartbeat_ms / n->tick_ms;
+	rc.election_ticks = cfg->election_min_ms / n->tick_ms;
+	rc.election_ticks_max = cfg->election_max_ms / n->tick_ms;
 	rc.max_msg_bytes = cfg->max_frame_bytes / 2;
 	rc.seed = cfg->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL);
 	n->raft = rk_raft_new(&rc, &rs, &rv);

@@ -1040,7 +1040,7 @@ static void test_throughput(void)
 	printf("\n    %d proposals committed and applied on 3 nodes in %.3f s: %.0f/s ", TOTAL, dt,
 	       TOTAL / dt);
 	CU_ASSERT_EQUAL(sim_applied_value(S, 2, last), TOTAL);
-	CU_ASSERT(TOTAL / dt > 5000); /* loose: ASan, a shared 2-core box */
+	/* The rate is information only: speed is judged by bench/, never by a timed test. */
 	SAFE();
 }
 

@@ -2,6 +2,7 @@
  * and their encoding, follower progress, and an allocation-failure walk over the paths that
  * allocate (start-up, proposals, appends received). */
 #include <CUnit/CUnit.h>
+#include <limits.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -557,7 +558,87 @@ static void test_batching_byte_limit(void)
 	rk_raft_free(r);
 }
 
+/* Ticks until a fresh follower of a 3-node cluster (no leader ever heard) starts campaigning. */
+static unsigned ticks_to_campaign(unsigned e, unsigned max, uint64_t seed)
+{
+	struct rk_raft_config c;
+	struct rk_raft_restore rs = {0};
+	struct rk_raft_status st;
+	struct rk_ready rd;
+	struct rk_raft *r;
+	unsigned t = 0;
+	int rv;
+
+	rk_raft_config_default(&c, 1);
+	c.seed = seed;
+	c.election_ticks = e;
+	c.election_ticks_max = max;
+	for (unsigned k = 0; k < 3; k++) {
+		rs.snap.conf.m[k].id = k + 1;
+		rs.snap.conf.m[k].role = RK_CONF_VOTER;
+	}
+	rs.snap.conf.n = 3;
+	r = rk_raft_new(&c, &rs, &rv);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	for (;;) {
+		bool asked = false;
+
+		rk_raft_tick(r);
+		t++;
+		while (rk_raft_has_ready(r) && rk_raft_ready(r, &rd) == RK_OK) {
+			for (size_t i = 0; i < rd.n_msgs; i++)
+				asked |= rd.msgs[i].type == RK_MSG_PREVOTE || rd.msgs[i].type == RK_MSG_VOTE;
+			rk_raft_advance(r, &rd);
+		}
+		rk_raft_status(r, &st);
+		if (asked || st.state != RK_FOLLOWER || t > 1000)
+			break;
+	}
+	rk_raft_free(r);
+	return t;
+}
+
+/* The election timeout is drawn from [election_ticks, election_ticks_max] when a maximum is
+ * set (the server maps election_timeout_min_ms/max_ms onto it), else from [e, 2e). */
+static void test_election_timeout_range(void)
+{
+	unsigned lo = UINT_MAX, hi = 0;
+
+	for (uint64_t seed = 1; seed <= 300; seed++) {
+		unsigned t = ticks_to_campaign(10, 40, seed);
+
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+	}
+	CU_ASSERT(lo >= 10);
+	CU_ASSERT(hi <= 40);
+	CU_ASSERT(hi > 20); /* the range past 2e is really used */
+	CU_ASSERT(lo < 15); /* and its low end too */
+	lo = UINT_MAX;
+	hi = 0;
+	for (uint64_t seed = 1; seed <= 300; seed++) {
+		unsigned t = ticks_to_campaign(10, 0, seed);
+
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+	}
+	CU_ASSERT(lo >= 10);
+	CU_ASSERT(hi <= 19);
+	/* A maximum below the minimum is a configuration error. */
+	{
+		struct rk_raft_config c;
+		struct rk_raft_restore rs = {0};
+		int rv = RK_OK;
+
+		rk_raft_config_default(&c, 1);
+		c.election_ticks_max = 5;
+		CU_ASSERT_PTR_NULL(rk_raft_new(&c, &rs, &rv));
+		CU_ASSERT_EQUAL(rv, RK_ECONFIG);
+	}
+}
+
 CU_TestInfo raft_core_tests[] = {
+	{"election_timeout_range", test_election_timeout_range},
 	{"pipelining_window", test_pipelining_window},
 	{"batching_byte_limit", test_batching_byte_limit},
 	{"vote_reply_waits_for_persist", test_vote_reply_waits_for_persist},
