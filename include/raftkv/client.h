@@ -142,6 +142,11 @@ struct rkc_node_status {
  * status; no redirects. */
 int rkc_status(struct rkc_client *c, const char *endpoint, struct rkc_node_status *st);
 
+/* Ask the leader to hand leadership to node @target (a voter that is caught up). RKC_OK means
+ * the transfer started; it completes within an election timeout or is abandoned (watch
+ * rkc_status). RKC_BAD_REQUEST: @target is not another voter; RKC_BUSY: a transfer runs. */
+int rkc_transfer_leader(struct rkc_client *c, uint64_t target);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,7 @@ static const char *const usage_text =
 	"  range START END [--limit N]   list pairs with START <= key < END\n"
 	"  status                        one row per endpoint: id, role, term, leader, indexes\n"
 	"  member list                   the cluster's members\n"
+	"  leader transfer ID            hand leadership to node ID and wait until it leads\n"
 	"  shell                         read commands from stdin, one result line each\n"
 	"  local start -n N --dir DIR [--base-port P] [--foreground]\n"
 	"  local stop --dir DIR\n"
@@ -529,6 +530,61 @@ static int cmd_member(struct ctl *x, char **a, int n)
 	return m.done ? 0 : fail(x, m.err);
 }
 
+struct leader_ctx {
+	struct ctl *x;
+	uint64_t leader;
+};
+
+static int leader_of(const char *ep, void *arg)
+{
+	struct leader_ctx *l = arg;
+	struct rkc_node_status st;
+
+	if (l->leader == 0 && rkc_status(l->x->c, ep, &st) == RKC_OK &&
+	    strcmp(st.role, "leader") == 0)
+		l->leader = st.id;
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* leader transfer ID: start the transfer, then wait (within --timeout) until ID leads. */
+static int cmd_leader(struct ctl *x, char **a, int n)
+{
+	struct leader_ctx l = { .x = x };
+	uint64_t target, deadline = mono_ms() + x->timeout_ms;
+	char *end;
+	int st;
+
+	if (n != 2 || strcmp(a[0], "transfer") != 0)
+		return usage_error("leader takes transfer ID");
+	errno = 0;
+	target = strtoull(a[1], &end, 10);
+	if (errno || *end || target == 0)
+		return usage_error("leader transfer: ID is a node id (a positive number)");
+	if (client(x) != RKC_OK)
+		return EXIT_USAGE;
+	st = rkc_transfer_leader(x->c, target);
+	if (st != RKC_OK)
+		return fail(x, st);
+	while (mono_ms() < deadline) {
+		l.leader = 0;
+		for_each_endpoint(x->endpoints, leader_of, &l);
+		if (l.leader == target)
+			return ok(x);
+		usleep(50000);
+	}
+	fprintf(shell_mode ? stdout : stderr, "%sleader transfer to %llu did not complete in %u ms\n",
+		shell_mode ? "ERR TIMEOUT " : "raftkvctl: ", (unsigned long long)target, x->timeout_ms);
+	return EXIT_UNKNOWN;
+}
+
 static int run_local(int argc, char **argv);
 
 static int dispatch(struct ctl *x, int argc, char **argv)
@@ -559,6 +615,8 @@ static int dispatch(struct ctl *x, int argc, char **argv)
 		return cmd_status(x, n);
 	if (strcmp(cmd, "member") == 0)
 		return cmd_member(x, argv + 1, n);
+	if (strcmp(cmd, "leader") == 0)
+		return cmd_leader(x, argv + 1, n);
 	return usage_error("unknown command '%s'", cmd);
 }
 

@@ -699,3 +699,19 @@ int rkc_status(struct rkc_client *c, const char *endpoint, struct rkc_node_statu
 		raftkv__response__free_unpacked(resp, NULL);
 	return rv;
 }
+
+int rkc_transfer_leader(struct rkc_client *c, uint64_t target)
+{
+	Raftkv__Request req = RAFTKV__REQUEST__INIT;
+	Raftkv__Response *resp;
+	int st;
+
+	if (target == 0)
+		return RKC_EINVAL;
+	req.op = RAFTKV__OP__OP_TRANSFER_LEADER;
+	req.target = target;
+	st = call(c, &req, false, &resp);
+	if (resp != NULL)
+		raftkv__response__free_unpacked(resp, NULL);
+	return st;
+}

@@ -49,13 +49,13 @@ static Raftkv__Status wire_status(int rv)
 		return RAFTKV__STATUS__STATUS_BAD_REQUEST;
 	case RK_EBUSY:
 	case RK_EFULL:
+	case RK_ETRANSFER: /* a leadership transfer is under way: retry shortly */
 		return RAFTKV__STATUS__STATUS_BUSY;
 	case RK_EUNAVAILABLE:
 	case RK_ESTOPPED:
 	case RK_EIO:
 	case RK_ENOSPC:
 	case RK_ESHUTDOWN:
-	case RK_ETRANSFER:
 		return RAFTKV__STATUS__STATUS_UNAVAILABLE;
 	default:
 		return RAFTKV__STATUS__STATUS_INTERNAL;
@@ -390,6 +390,23 @@ fail:
 	raftkv__request__free_unpacked(req, NULL);
 }
 
+/* Start a leadership transfer (§3.10): the leader catches the target up, then tells it to
+ * campaign at once. The reply says the transfer started; clients watch status for the end. */
+static void handle_transfer(struct rk_node *n, uint64_t conn, Raftkv__Request *req)
+{
+	int rv;
+
+	RK_CHECK(pthread_mutex_lock(&n->lock) == 0);
+	rv = rk_raft_transfer(n->raft, req->target);
+	rk_node_step_locked_flush(n);
+	rk_client_reply(n, conn, req->id, rv, NULL, 0,
+			rv == RK_EINVAL ? "target is not another voter of this cluster" : NULL);
+	if (rv == RK_OK)
+		rk_log(RK_LOG_INFO, "transferring leadership to n%llu",
+		       (unsigned long long)req->target);
+	raftkv__request__free_unpacked(req, NULL);
+}
+
 void rk_client_handle(struct rk_node *n, uint64_t conn, void *arg)
 {
 	Raftkv__Request *req = arg;
@@ -414,6 +431,9 @@ void rk_client_handle(struct rk_node *n, uint64_t conn, void *arg)
 		return;
 	case RAFTKV__OP__OP_STATUS:
 		handle_status(n, conn, req);
+		return;
+	case RAFTKV__OP__OP_TRANSFER_LEADER:
+		handle_transfer(n, conn, req);
 		return;
 	default:
 		rk_client_reply(n, conn, req->id, RK_EINVAL, NULL, 0, "unknown operation");

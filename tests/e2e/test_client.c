@@ -167,6 +167,28 @@ static void test_no_quorum_times_out(void)
 	rkc_close(c);
 }
 
+/* Leadership moves where it is asked to, and the cluster keeps serving writes. */
+static void test_transfer_leader(void)
+{
+	int all[3] = { 0, 1, 2 }, leader = cl_wait_leader(&C, 10000, -1), target;
+	struct rkc_client *c;
+
+	CU_ASSERT_FATAL(leader >= 0);
+	target = (leader + 1) % 3;
+	c = open_client(all, 3, 10000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(rkc_put(c, "t", 1, "before", 6), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_transfer_leader(c, C.nodes[target].id), RKC_OK);
+	for (int i = 0; i < 100 && cl_wait_leader(&C, 10000, -1) != target; i++)
+		usleep(50000);
+	CU_ASSERT_EQUAL(cl_wait_leader(&C, 10000, -1), target);
+	CU_ASSERT_EQUAL(rkc_put(c, "t", 1, "after", 5), RKC_OK);
+	/* Not a member, or itself: refused. */
+	CU_ASSERT_EQUAL(rkc_transfer_leader(c, 99), RKC_BAD_REQUEST);
+	CU_ASSERT_EQUAL(rkc_transfer_leader(c, 0), RKC_EINVAL);
+	rkc_close(c);
+}
+
 static void test_bad_endpoints(void)
 {
 	struct rkc_options o = { 0 };
@@ -187,6 +209,7 @@ static void test_bad_endpoints(void)
 static CU_TestInfo client_tests[] = {
 	{ "discovers_leader_from_followers", test_discovers_leader_from_followers },
 	{ "failover_without_duplicates", test_failover_without_duplicates },
+	{ "transfer_leader", test_transfer_leader },
 	{ "no_quorum_times_out", test_no_quorum_times_out },
 	CU_TEST_INFO_NULL,
 };

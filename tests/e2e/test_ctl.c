@@ -156,6 +156,14 @@ static void test_data_commands_and_exit_statuses(void)
 	CU_ASSERT(strstr(out, "leader") != NULL && strstr(out, "follower") != NULL);
 	CU_ASSERT_EQUAL(run(NULL, "member list"), 0);
 	CU_ASSERT(strstr(out, "voter") != NULL);
+	/* Hand leadership to node 2, then to node 3: each time it waits until done. */
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 leader transfer 2"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 leader transfer 3"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "-w json status"), 0);
+	CU_ASSERT(strstr(out, "\"id\":3,\"role\":\"leader\"") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "leader transfer 42"), 2); /* not a member: BAD_REQUEST */
+	CU_ASSERT_EQUAL(run(NULL, "leader transfer x"), 2);
+	CU_ASSERT_EQUAL(run(NULL, "put after-transfer ok"), 0);
 }
 
 static void test_usage_errors(void)
