@@ -24,7 +24,8 @@ ok "make install DESTDIR=$dest"
 
 D=$dest
 # Where raftkvd(8), raftkvctl(1), raftkv.conf(5) and client.h say things are.
-for f in "$RK_SBINDIR/raftkvd" "$RK_BINDIR/raftkvctl" "$RK_SYSCONFDIR/raftkv/raftkv.conf" \
+for f in "$RK_SBINDIR/raftkvd" "$RK_BINDIR/raftkvctl" "$RK_BINDIR/raftkv-bench" \
+	"$RK_SYSCONFDIR/raftkv/raftkv.conf" \
 	"$RK_INCLUDEDIR/raftkv/client.h" "$RK_LIBDIR/pkgconfig/raftkv.pc" \
 	"$RK_LIBDIR/libraftkv.so" "$RK_MANDIR/man8/raftkvd.8" "$RK_MANDIR/man1/raftkvctl.1" \
 	"$RK_MANDIR/man5/raftkv.conf.5" "$RK_UNITDIR/raftkvd@.service" \
@@ -36,6 +37,7 @@ done
 export LD_LIBRARY_PATH="$D$RK_LIBDIR"
 check "raftkvd --version" "$D$RK_SBINDIR/raftkvd" --version
 check "raftkvctl --version" "$D$RK_BINDIR/raftkvctl" --version
+check "raftkv-bench --help" "$D$RK_BINDIR/raftkv-bench" --help
 check "the sample config validates" "$D$RK_SBINDIR/raftkvd" -c "$D$RK_SYSCONFDIR/raftkv/raftkv.conf" \
 	--print-config
 check "raftkvctl links the installed libraftkv" sh -c \
