@@ -60,12 +60,16 @@ int main(void)
 }
 C
 pc() { PKG_CONFIG_PATH="$D$RK_LIBDIR/pkgconfig" pkg-config --define-variable=prefix="$D$RK_PREFIX" "$@"; }
-if ${CC:-cc} -o "$dest/use" "$dest/use.c" $(pc --cflags raftkv) $(pc --libs raftkv) >/dev/null 2>&1 &&
+# Same compiler and sanitizer flags as the build: an ASan libraftkv needs an ASan program.
+if ${RK_CC:-cc} ${RK_BUILD_CFLAGS:-} -o "$dest/use" "$dest/use.c" $(pc --cflags raftkv) \
+	$(pc --libs raftkv) ${RK_BUILD_LDFLAGS:-} >"$dest/cc.log" 2>&1 &&
 	"$dest/use"; then
 	ok "a program builds and runs with pkg-config raftkv"
 else
+	cat "$dest/cc.log"
 	bad "a program builds and runs with pkg-config raftkv"
 fi
+rm -f "$dest/cc.log"
 
 # Man pages lint clean.
 for m in man8/raftkvd.8 man1/raftkvctl.1 man5/raftkv.conf.5; do
