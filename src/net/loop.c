@@ -564,6 +564,7 @@ static void *loop_main(void *arg)
 	struct conn *c;
 	int n;
 
+	pthread_setname_np(pthread_self(), "rk-io");
 	while (!atomic_load(&l->stopping)) {
 		n = epoll_wait(l->epfd, evs, EV_BATCH, -1);
 		if (n < 0) {

@@ -392,6 +392,8 @@ static void *writer_main(void *arg)
 	struct rk_err err = { 0 };
 	bool failed_logged = false;
 
+	/* Thread names make top -H, perf and gdb readable. */
+	pthread_setname_np(pthread_self(), "rk-writer");
 	while ((b = bq_take_all(&n->wq)) != NULL) {
 		struct abatch *fwd = NULL, **fwd_tail = &fwd;
 		unsigned n_fwd = 0;
@@ -602,6 +604,7 @@ static void *applier_main(void *arg)
 	struct rk_node *n = arg;
 	struct abatch *b, *next;
 
+	pthread_setname_np(pthread_self(), "rk-apply");
 	while ((b = bq_take_all(&n->aq)) != NULL) {
 		for (; b != NULL; b = next) {
 			next = b->next;
@@ -676,6 +679,7 @@ static void *timer_main(void *arg)
 	struct timespec next;
 	uint64_t last_expire = 0, now;
 
+	pthread_setname_np(pthread_self(), "rk-timer");
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&n->stopping)) {
 		next.tv_nsec += (long)n->tick_ms * 1000000L;
@@ -714,6 +718,7 @@ static void *worker_main(void *arg)
 	struct rk_node *n = arg;
 	void *item;
 
+	pthread_setname_np(pthread_self(), "rk-worker");
 	while (rk_jobq_pop(&n->jobs, &item) == RK_OK) {
 		struct job *j = item;
 
