@@ -397,7 +397,11 @@ static void handle_transfer(struct rk_node *n, uint64_t conn, Raftkv__Request *r
 	int rv;
 
 	RK_CHECK(pthread_mutex_lock(&n->lock) == 0);
-	rv = rk_raft_transfer(n->raft, req->target);
+	/* "Make n3 lead" when n3 already leads is done, not an error. */
+	if (req->target == n->cfg.id && n->was_leader)
+		rv = RK_OK;
+	else
+		rv = rk_raft_transfer(n->raft, req->target);
 	rk_node_step_locked_flush(n);
 	rk_client_reply(n, conn, req->id, rv, NULL, 0,
 			rv == RK_EINVAL ? "target is not another voter of this cluster" : NULL);

@@ -156,8 +156,10 @@ static void test_data_commands_and_exit_statuses(void)
 	CU_ASSERT(strstr(out, "leader") != NULL && strstr(out, "follower") != NULL);
 	CU_ASSERT_EQUAL(run(NULL, "member list"), 0);
 	CU_ASSERT(strstr(out, "voter") != NULL);
-	/* Hand leadership to node 2, then to node 3: each time it waits until done. */
+	/* Hand leadership to node 2, to node 3, and to node 3 again (already the leader: done at
+	 * once): each time the command waits until the target leads. */
 	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 leader transfer 2"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 leader transfer 3"), 0);
 	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 leader transfer 3"), 0);
 	CU_ASSERT_EQUAL(run(NULL, "-w json status"), 0);
 	CU_ASSERT(strstr(out, "\"id\":3,\"role\":\"leader\"") != NULL);
