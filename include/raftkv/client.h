@@ -147,6 +147,11 @@ int rkc_status(struct rkc_client *c, const char *endpoint, struct rkc_node_statu
  * rkc_status). RKC_BAD_REQUEST: @target is not another voter; RKC_BUSY: a transfer runs. */
 int rkc_transfer_leader(struct rkc_client *c, uint64_t target);
 
+/* A consistent backup: the leader takes a fresh snapshot of the store and the client writes the
+ * whole snapshot file to @fd (restore it with `raftkvd --restore FILE`, see raftkvd(8)).
+ * *@index (may be NULL) gets the last log index the backup holds, *@size its bytes. */
+int rkc_snapshot_save(struct rkc_client *c, int fd, uint64_t *index, uint64_t *size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -61,6 +61,7 @@ static const char *const usage_text =
 	"  status                        one row per endpoint: id, role, term, leader, indexes\n"
 	"  member list                   the cluster's members\n"
 	"  leader transfer ID            hand leadership to node ID and wait until it leads\n"
+	"  snapshot save FILE            a consistent backup (restore: raftkvd --restore FILE)\n"
 	"  shell                         read commands from stdin, one result line each\n"
 	"  local start -n N --dir DIR [--base-port P] [--foreground]\n"
 	"  local stop --dir DIR\n"
@@ -585,6 +586,42 @@ static int cmd_leader(struct ctl *x, char **a, int n)
 	return EXIT_UNKNOWN;
 }
 
+/* snapshot save FILE: a consistent backup, written to FILE.tmp, fsynced, then renamed. */
+static int cmd_snapshot(struct ctl *x, char **a, int n)
+{
+	char tmp[PATH_MAX];
+	uint64_t index = 0, size = 0;
+	int fd, st;
+
+	if (n != 2 || strcmp(a[0], "save") != 0)
+		return usage_error("snapshot takes save FILE");
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", a[1]) >= (int)sizeof tmp)
+		return usage_error("snapshot save: path too long");
+	if (client(x) != RKC_OK)
+		return EXIT_USAGE;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return usage_error("snapshot save: %s: %s", tmp, strerror(errno));
+	st = rkc_snapshot_save(x->c, fd, &index, &size);
+	if (st == RKC_OK && (fsync(fd) != 0 || rename(tmp, a[1]) != 0)) {
+		close(fd);
+		unlink(tmp);
+		return usage_error("snapshot save: %s: %s", a[1], strerror(errno));
+	}
+	close(fd);
+	if (st != RKC_OK) {
+		unlink(tmp);
+		return fail(x, st);
+	}
+	if (x->fmt == FMT_JSON && !x->shell)
+		printf("{\"status\":\"OK\",\"index\":%llu,\"bytes\":%llu}\n",
+		       (unsigned long long)index, (unsigned long long)size);
+	else
+		printf("OK snapshot at index %llu, %llu bytes, saved to %s\n",
+		       (unsigned long long)index, (unsigned long long)size, a[1]);
+	return 0;
+}
+
 static int run_local(int argc, char **argv);
 
 static int dispatch(struct ctl *x, int argc, char **argv)
@@ -617,6 +654,9 @@ static int dispatch(struct ctl *x, int argc, char **argv)
 		return cmd_member(x, argv + 1, n);
 	if (strcmp(cmd, "leader") == 0)
 		return cmd_leader(x, argv + 1, n);
+	if (strcmp(cmd, "snapshot") == 0)
+		return x->shell ? usage_error("snapshot is not available in shell mode")
+				: cmd_snapshot(x, argv + 1, n);
 	return usage_error("unknown command '%s'", cmd);
 }
 

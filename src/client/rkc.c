@@ -715,3 +715,74 @@ int rkc_transfer_leader(struct rkc_client *c, uint64_t target)
 		raftkv__response__free_unpacked(resp, NULL);
 	return st;
 }
+
+static int write_fd(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int rkc_snapshot_save(struct rkc_client *c, int fd, uint64_t *index, uint64_t *size)
+{
+	Raftkv__Request req = RAFTKV__REQUEST__INIT;
+	Raftkv__Response *resp;
+	uint64_t snap = 0, total = 0, off = 0;
+	int st = RKC_UNAVAILABLE;
+
+	/* A newer snapshot may replace ours mid-way, or the leader may change: start over. */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			set_err(c, "cannot rewind the output: %s", strerror(errno));
+			return RKC_EINVAL;
+		}
+		snap = 0;
+		off = 0;
+		for (;;) {
+			req.op = RAFTKV__OP__OP_SNAPSHOT;
+			req.snapshot_index = snap;
+			req.offset = off;
+			st = call(c, &req, snap != 0, &resp);
+			if (st != RKC_OK) {
+				if (resp != NULL)
+					raftkv__response__free_unpacked(resp, NULL);
+				break;
+			}
+			if (snap == 0) {
+				snap = resp->snapshot_index;
+				total = resp->snapshot_size;
+			}
+			if (resp->snapshot_index != snap || (resp->value.len == 0 && off < total)) {
+				raftkv__response__free_unpacked(resp, NULL);
+				set_err(c, "the snapshot changed while it was read");
+				st = RKC_EPROTO;
+				break;
+			}
+			if (write_fd(fd, resp->value.data, resp->value.len) != 0) {
+				set_err(c, "write: %s", strerror(errno));
+				raftkv__response__free_unpacked(resp, NULL);
+				return RKC_EINVAL;
+			}
+			off += resp->value.len;
+			raftkv__response__free_unpacked(resp, NULL);
+			if (off >= total) {
+				if (index != NULL)
+					*index = snap;
+				if (size != NULL)
+					*size = total;
+				return RKC_OK;
+			}
+		}
+		if (st != RKC_UNAVAILABLE && st != RKC_EPROTO && st != RKC_TIMEOUT)
+			return st;
+	}
+	return st;
+}

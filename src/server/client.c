@@ -411,6 +411,61 @@ static void handle_transfer(struct rk_node *n, uint64_t conn, Raftkv__Request *r
 	raftkv__request__free_unpacked(req, NULL);
 }
 
+#define SNAPSHOT_CHUNK (1u << 20)
+
+/* A backup, chunk by chunk: snapshot_index 0 takes a fresh snapshot on the leader (the newest
+ * committed state, consistent: taken under the store's read lock) and returns its first
+ * chunk; later requests name that snapshot and an offset. Served by the leader, so that the
+ * backup is recent; a follower redirects. */
+static void handle_snapshot(struct rk_node *n, uint64_t conn, Raftkv__Request *req)
+{
+	Raftkv__Response resp = RAFTKV__RESPONSE__INIT;
+	struct rk_err err = { 0 };
+	rk_index index = req->snapshot_index;
+	uint64_t size = 0;
+	size_t got = 0;
+	void *buf = NULL;
+	int rv = RK_OK;
+
+	if (atomic_load(&n->leader) != n->cfg.id && index == 0) {
+		rk_client_reply(n, conn, req->id, RK_ENOTLEADER, NULL, 0, NULL);
+		goto out;
+	}
+	if (index == 0)
+		rv = rk_node_snapshot_now(n, &index, &size);
+	buf = rk_malloc(SNAPSHOT_CHUNK);
+	if (rv == RK_OK && buf == NULL)
+		rv = RK_EBUSY;
+	if (rv == RK_OK) {
+		RK_CHECK(pthread_rwlock_rdlock(&n->snap_lock) == 0);
+		if (n->snap_reader == NULL || rk_snapfile_meta(n->snap_reader)->index != index) {
+			rv = RK_EUNAVAILABLE;
+			rk_err_set(&err, rv, "snapshot %llu was replaced by a newer one: start again",
+				   (unsigned long long)index);
+		} else {
+			size = rk_snapfile_meta(n->snap_reader)->file_size;
+			if (req->offset < size)
+				rv = rk_snapfile_pread_raw(n->snap_reader, req->offset, buf,
+							   SNAPSHOT_CHUNK, &got, &err);
+		}
+		RK_CHECK(pthread_rwlock_unlock(&n->snap_lock) == 0);
+	}
+	if (rv != RK_OK) {
+		rk_client_reply(n, conn, req->id, rv, NULL, 0, rk_err_text(&err, rv));
+		goto out;
+	}
+	resp.id = req->id;
+	resp.value.data = buf;
+	resp.value.len = got;
+	resp.snapshot_index = index;
+	resp.snapshot_size = size;
+	resp.more = req->offset + got < size;
+	send_response(n, conn, &resp);
+out:
+	rk_free(buf);
+	raftkv__request__free_unpacked(req, NULL);
+}
+
 void rk_client_handle(struct rk_node *n, uint64_t conn, void *arg)
 {
 	Raftkv__Request *req = arg;
@@ -438,6 +493,9 @@ void rk_client_handle(struct rk_node *n, uint64_t conn, void *arg)
 		return;
 	case RAFTKV__OP__OP_TRANSFER_LEADER:
 		handle_transfer(n, conn, req);
+		return;
+	case RAFTKV__OP__OP_SNAPSHOT:
+		handle_snapshot(n, conn, req);
 		return;
 	default:
 		rk_client_reply(n, conn, req->id, RK_EINVAL, NULL, 0, "unknown operation");

@@ -23,11 +23,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: raftkvd [-c FILE] [-s SECTION.KEY=VALUE]... [--print-config]\n"
+	fprintf(f, "Usage: raftkvd [-c FILE] [-s SECTION.KEY=VALUE]... [--print-config | --restore FILE]\n"
 		   "Raft-replicated key-value store daemon.\n\n"
 		   "  -c, --config FILE      node configuration (default %s)\n"
 		   "  -s, --set S.K=VALUE    override one configuration key, e.g. node.id=2\n"
 		   "      --print-config     print the effective configuration and exit\n"
+		   "      --restore FILE     restore a backup into the empty data directory and exit\n"
 		   "  -V, --version          print the version and exit\n"
 		   "  -h, --help             print this help and exit\n\n"
 		   "See raftkvd(8) and raftkv.conf(5).\n",
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "restore", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
 	const char *sets[64];
 	unsigned n_sets = 0;
 	bool print = false;
+	const char *restore = NULL;
 	struct rk_config cfg;
 	struct rk_err err = { 0 };
 	struct rk_node *node;
@@ -74,6 +77,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			print = true;
+			break;
+		case 'R':
+			restore = optarg;
 			break;
 		case 'V':
 			printf("raftkvd %s\n", PACKAGE_VERSION);
@@ -117,6 +123,14 @@ int main(int argc, char **argv)
 	}
 	rk_log_set_level(cfg.log_level);
 	rk_log_set_node(cfg.id);
+	if (restore != NULL) {
+		rv = rk_node_restore(&cfg, restore, &err);
+		if (rv != RK_OK) {
+			fprintf(stderr, "raftkvd: restore: %s\n", rk_err_text(&err, rv));
+			return rv == RK_EEXISTS || rv == RK_ECONFIG ? 2 : 1;
+		}
+		return 0;
+	}
 
 	/* Before any thread starts, so that every thread inherits the mask. */
 	sigemptyset(&sigs);

@@ -11,6 +11,7 @@
 
 #include "server/node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -530,7 +531,8 @@ static void swap_reader(struct rk_node *n, struct rk_snapfile_reader *r)
 
 /* Snapshot the store at the applied index, tell the core, and let the log writer drop what the
  * snapshot covers (keeping a tail so that slightly lagging followers need no snapshot). */
-static void take_snapshot(struct rk_node *n)
+/* Caller holds snap_take_lock. */
+static int take_snapshot(struct rk_node *n)
 {
 	uint8_t conf[RK_CONF_ENCODED_MAX];
 	struct rk_snapfile_reader *r;
@@ -546,7 +548,7 @@ static void take_snapshot(struct rk_node *n)
 	rv = rk_raft_snapshot_meta(n->raft, rk_kv_applied_index(n->kv), &meta);
 	RK_CHECK(pthread_mutex_unlock(&n->lock) == 0);
 	if (rv != RK_OK)
-		return;
+		return rv;
 	rv = rk_snapfile_begin(n->snap_dir, meta.index, meta.term, conf,
 			       rk_conf_encode(&meta.conf, conf), NULL, &io.w, &err);
 	if (rv == RK_OK) {
@@ -562,7 +564,7 @@ static void take_snapshot(struct rk_node *n)
 		rk_log(RK_LOG_ERROR, "snapshot at %llu failed: %s", (unsigned long long)meta.index,
 		       rk_err_text(&err, rv));
 		n->snap_index = meta.index; /* try again after another interval, not every entry */
-		return;
+		return rv;
 	}
 	meta.size = rk_snapfile_meta(r)->file_size;
 	swap_reader(n, r);
@@ -582,6 +584,27 @@ static void take_snapshot(struct rk_node *n)
 	rk_log(RK_LOG_INFO, "snapshot at %llu@%llu: %llu bytes in %llu ms",
 	       (unsigned long long)meta.index, (unsigned long long)meta.term,
 	       (unsigned long long)meta.size, (unsigned long long)(rk_node_now_ms() - t0));
+	return RK_OK;
+}
+
+int rk_node_snapshot_now(struct rk_node *n, rk_index *index, uint64_t *size)
+{
+	int rv = RK_OK;
+
+	RK_CHECK(pthread_mutex_lock(&n->snap_take_lock) == 0);
+	if (n->snap_reader == NULL || rk_kv_applied_index(n->kv) > n->snap_index)
+		rv = take_snapshot(n);
+	RK_CHECK(pthread_rwlock_rdlock(&n->snap_lock) == 0);
+	if (n->snap_reader == NULL) {
+		rv = rv != RK_OK ? rv : RK_EINVAL; /* nothing applied yet: nothing to save */
+	} else {
+		*index = rk_snapfile_meta(n->snap_reader)->index;
+		*size = rk_snapfile_meta(n->snap_reader)->file_size;
+		rv = RK_OK;
+	}
+	RK_CHECK(pthread_rwlock_unlock(&n->snap_lock) == 0);
+	RK_CHECK(pthread_mutex_unlock(&n->snap_take_lock) == 0);
+	return rv;
 }
 
 static void apply_install(struct rk_node *n)
@@ -608,8 +631,11 @@ static void *applier_main(void *arg)
 	while ((b = bq_take_all(&n->aq)) != NULL) {
 		for (; b != NULL; b = next) {
 			next = b->next;
-			if (b->install)
+			if (b->install) {
+				RK_CHECK(pthread_mutex_lock(&n->snap_take_lock) == 0);
 				apply_install(n);
+				RK_CHECK(pthread_mutex_unlock(&n->snap_take_lock) == 0);
+			}
 			for (size_t i = 0; i < b->n_entries; i++) {
 				const struct rk_entry *e = &b->entries[i];
 				struct rk_kv_result res = { 0 };
@@ -638,10 +664,12 @@ static void *applier_main(void *arg)
 			rk_free(b->reads);
 			rk_free(b);
 		}
+		RK_CHECK(pthread_mutex_lock(&n->snap_take_lock) == 0);
 		if ((n->cfg.snapshot_entries != 0 &&
 		     rk_kv_applied_index(n->kv) >= n->snap_index + n->cfg.snapshot_entries) ||
 		    (n->cfg.snapshot_bytes != 0 && n->bytes_since_snap >= n->cfg.snapshot_bytes))
 			take_snapshot(n);
+		RK_CHECK(pthread_mutex_unlock(&n->snap_take_lock) == 0);
 	}
 	return NULL;
 }
@@ -1061,6 +1089,7 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	RK_CHECK(pthread_mutex_init(&n->lock, NULL) == 0);
 	RK_CHECK(pthread_mutex_init(&n->wait_lock, NULL) == 0);
 	RK_CHECK(pthread_rwlock_init(&n->snap_lock, NULL) == 0);
+	RK_CHECK(pthread_mutex_init(&n->snap_take_lock, NULL) == 0);
 	bq_init(&n->wq);
 	bq_init(&n->aq);
 	for (unsigned i = 0; i < cfg->n_members; i++) {
@@ -1208,9 +1237,114 @@ void rk_node_stop(struct rk_node *n)
 	bq_destroy(&n->wq);
 	bq_destroy(&n->aq);
 	pthread_rwlock_destroy(&n->snap_lock);
+	pthread_mutex_destroy(&n->snap_take_lock);
 	pthread_mutex_destroy(&n->lock);
 	pthread_mutex_destroy(&n->wait_lock);
 	rk_free(n->workers);
 	rk_free(n);
 	rk_log(RK_LOG_INFO, "stopped");
+}
+
+/* True if @dir does not exist or holds nothing but a LOCK file. */
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	if (d == NULL)
+		return errno == ENOENT;
+	while (empty && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, "LOCK") != 0)
+			empty = false;
+	}
+	closedir(d);
+	return empty;
+}
+
+int rk_node_restore(const struct rk_config *cfg, const char *file, struct rk_err *err)
+{
+	char snap_dir[RK_CONFIG_PATH_MAX + 8], wal_dir[RK_CONFIG_PATH_MAX + 8];
+	struct rk_snapfile_reader *r = NULL;
+	struct rk_snapfile_recv *rv_recv = NULL;
+	const struct rk_snapfile_meta *sm;
+	struct rk_hard_state hs = { 0 };
+	struct rk_meta *meta = NULL;
+	struct rk_wal *wal = NULL;
+	struct rk_conf conf;
+	uint64_t off = 0;
+	size_t got;
+	void *buf = NULL;
+	int rv;
+
+	if (!dir_is_empty(cfg->data_dir))
+		return rk_err_set(err, RK_EEXISTS, "%s already holds a node's data: restore into an "
+				  "empty data directory (move the old one aside first)", cfg->data_dir);
+	rv = rk_snapfile_open_path(file, &r, err);
+	if (rv == RK_OK)
+		rv = rk_snapfile_verify(r, err);
+	if (rv != RK_OK)
+		goto out;
+	sm = rk_snapfile_meta(r);
+	if (rk_conf_decode(&conf, sm->conf.base, sm->conf.len) != RK_OK) {
+		rv = rk_err_set(err, RK_ECORRUPT, "%s: bad membership configuration", file);
+		goto out;
+	}
+	if (rk_conf_find(&conf, cfg->id) < 0) {
+		rv = rk_err_set(err, RK_ECONFIG, "node %llu is not a member of the backup's cluster",
+				(unsigned long long)cfg->id);
+		goto out;
+	}
+	snprintf(snap_dir, sizeof snap_dir, "%s/snap", cfg->data_dir);
+	snprintf(wal_dir, sizeof wal_dir, "%s/wal", cfg->data_dir);
+	if (mkdir_p(snap_dir) != 0 || mkdir_p(wal_dir) != 0) {
+		rv = rk_err_errno(err, RK_EIO, errno, "create %s", cfg->data_dir);
+		goto out;
+	}
+	/* The receive path verifies, fsyncs and renames, as for a snapshot from a leader. */
+	buf = rk_malloc(1u << 20);
+	if (buf == NULL) {
+		rv = rk_err_set(err, RK_ENOMEM, "restore");
+		goto out;
+	}
+	rv = rk_snapfile_recv_begin(snap_dir, sm->index, sm->term, NULL, &rv_recv, err);
+	while (rv == RK_OK && off < sm->file_size) {
+		rv = rk_snapfile_pread_raw(r, off, buf, 1u << 20, &got, err);
+		if (rv == RK_OK && got == 0)
+			rv = rk_err_set(err, RK_ECORRUPT, "%s: shorter than its header says", file);
+		if (rv == RK_OK)
+			rv = rk_snapfile_recv_chunk(rv_recv, off, buf, got, err);
+		off += got;
+	}
+	if (rv == RK_OK) {
+		rv = rk_snapfile_recv_done(rv_recv, sm->file_size, err);
+		rv_recv = NULL;
+	}
+	if (rv == RK_OK)
+		rv = rk_wal_open(wal_dir, NULL, &wal, err);
+	if (rv == RK_OK)
+		rv = rk_wal_reset(wal, sm->index + 1, err);
+	if (rv == RK_OK)
+		rv = rk_meta_open(cfg->data_dir, NULL, &meta, &hs, err);
+	if (rv == RK_OK) {
+		hs.term = sm->term;
+		hs.vote = 0;
+		hs.commit = sm->index;
+		rv = rk_meta_save(meta, &hs, err);
+	}
+	if (rv == RK_OK)
+		rk_log(RK_LOG_INFO, "restored %s: snapshot %llu@%llu into %s", file,
+		       (unsigned long long)sm->index, (unsigned long long)sm->term, cfg->data_dir);
+out:
+	if (rv_recv != NULL)
+		rk_snapfile_recv_abort(rv_recv);
+	if (wal != NULL)
+		rk_wal_close(wal);
+	if (meta != NULL)
+		rk_meta_close(meta);
+	if (r != NULL)
+		rk_snapfile_close(r);
+	rk_free(buf);
+	return rv;
 }

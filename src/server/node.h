@@ -20,4 +20,11 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
  * close everything. Takes @n. */
 void rk_node_stop(struct rk_node *n);
 
+/* Restore a backup (raftkvctl snapshot save) into this node's empty data directory: verify
+ * @file, install it as the node's snapshot, and start the log and hard state right after it.
+ * Run on every node, from the same file, with every node stopped; then start them.
+ * Errors: RK_EEXISTS (the data directory already holds a node), RK_ECORRUPT, RK_ECONFIG (this
+ * node is not in the backup's membership), RK_EIO, RK_ENOSPC. */
+int rk_node_restore(const struct rk_config *cfg, const char *file, struct rk_err *err);
+
 #endif

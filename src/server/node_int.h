@@ -140,7 +140,10 @@ struct rk_node {
 	char snap_dir[RK_CONFIG_PATH_MAX + 8];
 	pthread_rwlock_t snap_lock;
 	struct rk_snapfile_reader *snap_reader; /* newest snapshot, or NULL */
-	rk_index snap_index;                    /* apply thread: index of the newest snapshot */
+	/* Taking a snapshot: the apply thread on its schedule, or a worker for a backup. Holding
+	 * the store's read lock makes the image consistent from either. Order: before node.lock. */
+	pthread_mutex_t snap_take_lock;
+	rk_index snap_index;                    /* snap_take_lock: index of the newest snapshot */
 	uint64_t bytes_since_snap;              /* apply thread: command bytes applied since */
 	struct rk_snapfile_recv *recv;          /* log writer: snapshot being received */
 	rk_index recv_index;
@@ -159,6 +162,10 @@ uint64_t rk_node_now_ms(void);
 void rk_node_step_locked_flush(struct rk_node *n); /* call with lock; drops it */
 void rk_node_send_peer(struct rk_node *n, struct rk_obuf *b, rk_node_id to);
 struct peer *rk_node_peer(struct rk_node *n, rk_node_id id);
+
+/* Take a snapshot of the store now unless the newest one is current; report the newest
+ * snapshot's index and file size. Any thread. Errors: as the snapshot files, RK_EINVAL. */
+int rk_node_snapshot_now(struct rk_node *n, rk_index *index, uint64_t *size);
 
 /* client.c */
 int rk_client_on_frame(struct rk_node *n, uint64_t conn, uint8_t type, const uint8_t *payload,

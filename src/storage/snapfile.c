@@ -496,6 +496,24 @@ int rk_snapfile_open_latest(const char *dir, struct rk_snapfile_reader **out, st
 	return rv;
 }
 
+int rk_snapfile_open_path(const char *path, struct rk_snapfile_reader **out, struct rk_err *err)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	size_t dlen;
+
+	if (slash == NULL)
+		return reader_open(".", path, -1, out, err);
+	dlen = (size_t)(slash - path);
+	if (dlen == 0)
+		dlen = 1; /* "/name" */
+	if (dlen >= sizeof dir)
+		return rk_err_set(err, RK_EINVAL, "path too long: %s", path);
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	return reader_open(dir, slash + 1, -1, out, err);
+}
+
 const struct rk_snapfile_meta *rk_snapfile_meta(const struct rk_snapfile_reader *r)
 {
 	return &r->meta;

@@ -65,6 +65,11 @@ void rk_snapfile_abort(struct rk_snapfile_writer *w);
  * *@out. Errors: RK_ENOENT (no snapshot), RK_ECORRUPT (names file and offset), RK_EIO, RK_ENOMEM. */
 int rk_snapfile_open_latest(const char *dir, struct rk_snapfile_reader **out, struct rk_err *err);
 
+/* Open the snapshot file at @path (any name: a backup, say) and check its header and trailer as
+ * rk_snapfile_open_latest() does. Returns owned *@out. Errors: RK_ENOENT, RK_ECORRUPT, RK_EIO,
+ * RK_ENOMEM. */
+int rk_snapfile_open_path(const char *path, struct rk_snapfile_reader **out, struct rk_err *err);
+
 /* Meta of @r; returns borrowed (until rk_snapfile_close(@r)). */
 const struct rk_snapfile_meta *rk_snapfile_meta(const struct rk_snapfile_reader *r);
 

@@ -247,6 +247,47 @@ static void test_local_status(void)
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 }
 
+/* Backup, write more, stop, restore every node from the backup into empty data directories,
+ * start: the backup's data is there, the later write is not, and the cluster works. */
+static void test_snapshot_save_and_restore(void)
+{
+	char cmd[4096], backup[512];
+	int st;
+
+	snprintf(backup, sizeof backup, "%s/backup.snap", dir);
+	CU_ASSERT_EQUAL(run(NULL, "put in-backup yes"), 0);
+	snprintf(cmd, sizeof cmd, "snapshot save '%s'", backup);
+	CU_ASSERT_EQUAL_FATAL(run(NULL, cmd), 0);
+	CU_ASSERT(strstr(out, "OK snapshot at index") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "put after-backup yes"), 0);
+	snprintf(cmd, sizeof cmd, "'%s' local stop --dir '%s/cluster' >/dev/null 2>&1", ctl, dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	for (int i = 1; i <= 3; i++) {
+		/* Refused while the old data is in place; done once it is moved aside. */
+		snprintf(cmd, sizeof cmd, "'%s' -c '%s/cluster/node%d.conf' --restore '%s' 2>/dev/null",
+			 getenv("RAFTKVD"), dir, i, backup);
+		st = system(cmd);
+		CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+		snprintf(cmd, sizeof cmd, "mv '%s/cluster/node%d' '%s/cluster/old%d' && "
+					  "'%s' -c '%s/cluster/node%d.conf' --restore '%s' 2>/dev/null",
+			 dir, i, dir, i, getenv("RAFTKVD"), dir, i, backup);
+		CU_ASSERT_EQUAL(system(cmd), 0);
+	}
+	snprintf(cmd, sizeof cmd, "'%s' local start --dir '%s/cluster' --base-port %d >/dev/null 2>&1",
+		 ctl, dir, base_port);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(run(NULL, "get in-backup"), 0);
+	CU_ASSERT_STRING_EQUAL(out, "yes\n");
+	CU_ASSERT_EQUAL(run(NULL, "get k1"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "get after-backup"), 1);
+	CU_ASSERT_EQUAL(run(NULL, "put after-restore yes"), 0);
+	/* A file that is not a backup is refused. */
+	snprintf(cmd, sizeof cmd, "'%s' -c '%s/cluster/node1.conf' --restore /etc/hostname "
+				  ">/dev/null 2>&1", getenv("RAFTKVD"), dir);
+	st = system(cmd);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+}
+
 static CU_TestInfo ctl_tests[] = {
 	{ "data_commands_and_exit_statuses", test_data_commands_and_exit_statuses },
 	{ "usage_errors", test_usage_errors },
@@ -254,6 +295,7 @@ static CU_TestInfo ctl_tests[] = {
 	{ "shell_from_a_pipe", test_shell_from_a_pipe },
 	{ "unreachable_is_exit_3", test_unreachable_is_exit_3 },
 	{ "local_status", test_local_status },
+	{ "snapshot_save_and_restore", test_snapshot_save_and_restore },
 	CU_TEST_INFO_NULL,
 };
 
