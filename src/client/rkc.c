@@ -333,34 +333,18 @@ static int reserve(struct rkc_client *c, size_t n)
 	return 0;
 }
 
-static int write_all(struct rkc_client *c, const uint8_t *p, size_t n, uint64_t until)
+/* Send (@out) or receive all @n bytes at @p before @until. Returns 0, or -1 on a timeout, a
+ * closed connection or an error. */
+static int transfer_all(struct rkc_client *c, uint8_t *p, size_t n, uint64_t until, bool out)
 {
 	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		ssize_t k = out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
 
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(c->fd, POLLOUT, until) <= 0)
-				return -1;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int read_all(struct rkc_client *c, uint8_t *p, size_t n, uint64_t until)
-{
-	while (n > 0) {
-		ssize_t r = recv(c->fd, p, n, 0);
-
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-		} else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(c->fd, POLLIN, until) <= 0)
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+		} else if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(c->fd, out ? POLLOUT : POLLIN, until) <= 0)
 				return -1;
 		} else {
 			return -1;
@@ -384,13 +368,13 @@ static int attempt(struct rkc_client *c, Raftkv__Request *req, uint64_t until,
 	}
 	rk_frame_header_write(c->buf, RK_FRAME_CLIENT_REQUEST, (uint32_t)len);
 	protobuf_c_message_pack(&req->base, c->buf + RK_FRAME_HEADER_SIZE);
-	if (write_all(c, c->buf, RK_FRAME_HEADER_SIZE + len, until) != 0) {
+	if (transfer_all(c, c->buf, RK_FRAME_HEADER_SIZE + len, until, true) != 0) {
 		set_err(c, "send to %s: %s", current(c)->text,
 			now_ms() >= until ? "timed out" : strerror(errno));
 		return -1;
 	}
 	for (;;) {
-		if (read_all(c, hdr, sizeof hdr, until) != 0) {
+		if (transfer_all(c, hdr, sizeof hdr, until, false) != 0) {
 			set_err(c, "no reply from %s: %s", current(c)->text,
 				now_ms() >= until ? "timed out" : "connection closed");
 			return -1;
@@ -400,7 +384,7 @@ static int attempt(struct rkc_client *c, Raftkv__Request *req, uint64_t until,
 			set_err(c, "%s sent a bad frame", current(c)->text);
 			return -1;
 		}
-		if (reserve(c, plen ? plen : 1) != 0 || read_all(c, c->buf, plen, until) != 0) {
+		if (reserve(c, plen ? plen : 1) != 0 || transfer_all(c, c->buf, plen, until, false) != 0) {
 			set_err(c, "reading the reply from %s failed", current(c)->text);
 			return -1;
 		}
