@@ -184,21 +184,16 @@ static CU_TestInfo unit_tests[] = {
 /* ---- smoke: the real tool against a real cluster ---- */
 
 static struct cluster C;
-static unsigned failures_before;
 
 static void smoke_setup(void)
 {
-	failures_before = CU_get_number_of_failures();
 	memset(&C, 0, sizeof C);
-	CU_ASSERT_EQUAL_FATAL(cl_start(&C, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 3), 0);
 }
 
 static void smoke_teardown(void)
 {
-	CU_ASSERT_EQUAL(cl_stop_all(&C), 0);
-	if (CU_get_number_of_failures() != failures_before)
-		cl_dump_logs(&C);
-	cl_destroy(&C, CU_get_number_of_failures() != failures_before);
+	cl_test_end(&C);
 }
 
 static const char *bench_path(void)

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CUnit/CUnit.h>
+
 #include "harness/runner.h"
 #include "net/frame.h"
 
@@ -229,6 +231,18 @@ void cl_destroy(struct cluster *c, bool keep)
 		rk_test_rmtree(c->root);
 	}
 	c->root = NULL;
+}
+
+int cl_test_begin(struct cluster *c, int n)
+{
+	c->failures_before = CU_get_number_of_failures();
+	return cl_start(c, n);
+}
+
+void cl_test_end(struct cluster *c)
+{
+	CU_ASSERT_EQUAL(cl_stop_all(c), 0);
+	cl_destroy(c, CU_get_number_of_failures() != c->failures_before);
 }
 
 int cl_wait_leader(struct cluster *c, unsigned timeout_ms, int skip)

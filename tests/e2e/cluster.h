@@ -32,6 +32,7 @@ struct cluster {
 	char *root;
 	unsigned heartbeat_ms, election_ms;
 	uint64_t snapshot_entries; /* 0: the daemon's default */
+	unsigned failures_before;  /* CUnit failures when the test began (cl_test_begin) */
 };
 
 /* Write configs for @n nodes and start them all. Returns 0 or -1. */
@@ -46,6 +47,12 @@ void cl_signal(struct cluster *c, int i, int sig);
 int cl_stop_all(struct cluster *c);
 /* Stop every node by PID and remove the data (kept, with the logs, when @keep). */
 void cl_destroy(struct cluster *c, bool keep);
+/* Per-test fixture. Begin: start @n nodes (options already set in @c) and note CUnit's failure
+ * count. End: assert every running node stops cleanly (exit 0: under sanitizers this also
+ * catches leaks and errors in the daemons), then remove the data, or keep it and print the
+ * logs if the test failed. */
+int cl_test_begin(struct cluster *c, int n);
+void cl_test_end(struct cluster *c);
 /* Index of the node every reachable node agrees is leader, within @timeout_ms; -1 if none.
  * @skip (or -1): a node not to ask (stopped). */
 int cl_wait_leader(struct cluster *c, unsigned timeout_ms, int skip);

@@ -18,19 +18,16 @@
 #include "raftkv/client.h"
 
 static struct cluster C;
-static unsigned failures_before;
 
 static void setup(void)
 {
-	failures_before = CU_get_number_of_failures();
 	memset(&C, 0, sizeof C);
-	CU_ASSERT_EQUAL_FATAL(cl_start(&C, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 3), 0);
 }
 
 static void teardown(void)
 {
-	CU_ASSERT_EQUAL(cl_stop_all(&C), 0);
-	cl_destroy(&C, CU_get_number_of_failures() != failures_before);
+	cl_test_end(&C);
 }
 
 static uint64_t now_ms(void)

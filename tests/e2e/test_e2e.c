@@ -21,22 +21,18 @@
 #define LEADER_WAIT_MS 10000
 
 static struct cluster C;
-static unsigned failures_before;
 static int paused = -1; /* a node under SIGSTOP: it cannot answer, so leader lookups skip it */
 
 static void setup(void)
 {
 	paused = -1;
-	failures_before = CU_get_number_of_failures();
 	memset(&C, 0, sizeof C);
-	CU_ASSERT_EQUAL_FATAL(cl_start(&C, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 3), 0);
 }
 
 static void teardown(void)
 {
-	/* A graceful stop must exit 0 (under ASan this also catches leaks and errors). */
-	CU_ASSERT_EQUAL(cl_stop_all(&C), 0);
-	cl_destroy(&C, CU_get_number_of_failures() != failures_before);
+	cl_test_end(&C);
 }
 
 static int port_of(int i)
@@ -362,10 +358,9 @@ static void test_restart_all_after_kill9(void)
 static void setup_snapshots(void)
 {
 	paused = -1;
-	failures_before = CU_get_number_of_failures();
 	memset(&C, 0, sizeof C);
 	C.snapshot_entries = 40; /* snapshot and compact often */
-	CU_ASSERT_EQUAL_FATAL(cl_start(&C, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 3), 0);
 }
 
 static bool log_mentions(int i, const char *what)
