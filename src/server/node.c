@@ -695,7 +695,8 @@ static void dial_peers(struct rk_node *n, uint64_t now)
 		if (m == NULL)
 			continue;
 		atomic_store(&p->dialing, true);
-		if (rk_loop_connect(n->loop, (const struct sockaddr *)&m->peer.sa, m->peer.len,
+		const struct rk_config_addr *to = m->dial.len != 0 ? &m->dial : &m->peer;
+		if (rk_loop_connect(n->loop, (const struct sockaddr *)&to->sa, to->len,
 				    CONN_PEER_OUT, p->id) != RK_OK)
 			atomic_store(&p->dialing, false);
 	}

@@ -107,6 +107,7 @@ static const struct key_def keys[NKEYS] = {
 static const char *const sections[] = { "node", "cluster", "raft", "server", "storage", "log" };
 
 #define MEMBER_PREFIX "member."
+#define DIAL_PREFIX "dial."
 #define TWO_ADDRESSES "expected two addresses: PEER_HOST:PORT CLIENT_HOST:PORT"
 #define VALUE_SHOWN 60 /* longer values are cut in messages so that the problem stays visible */
 
@@ -503,6 +504,41 @@ static int set_member(struct rk_config *c, const char *name, const char *value, 
 	return RK_OK;
 }
 
+/* "dial.ID = ADDRESS": connect to member ID there instead of at its peer address. The member's
+ * identity (its peer address, hashed into the cluster id) stays what member.ID says, so that
+ * one node can reach another through a proxy or a NAT without the others knowing. */
+static int set_dial(struct rk_config *c, const char *name, const char *value, const char *path,
+		    unsigned origin, bool replace, struct rk_err *err)
+{
+	struct rk_config_member d = { .dial_origin = origin };
+	struct rk_err aerr;
+	unsigned i;
+
+	if (parse_u64(name + strlen(DIAL_PREFIX), false, &d.id) != NULL || d.id == 0)
+		return rk_config_fail(err, path, origin, "cluster", name, NULL,
+				      "unknown key: expected dial.ID with a positive decimal ID");
+	if (rk_config_parse_addr(value, &d.dial, &aerr) != RK_OK)
+		return rk_config_fail(err, path, origin, "cluster", name, value, "%s", aerr.msg);
+	if (is_wildcard(&d.dial))
+		return rk_config_fail(err, path, origin, "cluster", name, value,
+				      "a wildcard cannot be dialled");
+	for (i = 0; i < c->n_dials; i++) {
+		if (c->dials[i].id != d.id)
+			continue;
+		if (!replace)
+			return rk_config_fail(err, path, origin, "cluster", name, value,
+					      "duplicate dial.%llu (also on line %u)",
+					      (unsigned long long)d.id, c->dials[i].dial_origin);
+		c->dials[i] = d;
+		return RK_OK;
+	}
+	if (c->n_dials == RK_CONFIG_MAX_MEMBERS)
+		return rk_config_fail(err, path, origin, "cluster", name, value,
+				      "more than %d dial lines", RK_CONFIG_MAX_MEMBERS);
+	c->dials[c->n_dials++] = d;
+	return RK_OK;
+}
+
 int rk_config_apply(struct rk_config *c, const char *section, const char *name,
 		    const char *value, const char *path, unsigned origin, bool replace,
 		    struct rk_err *err)
@@ -516,9 +552,12 @@ int rk_config_apply(struct rk_config *c, const char *section, const char *name,
 		return rk_config_fail(err, path, origin, section, NULL, NULL, "%s",
 				      RK_CONFIG_UNKNOWN_SECTION);
 	if (strcmp(section, "cluster") == 0) {
+		if (strncmp(name, DIAL_PREFIX, strlen(DIAL_PREFIX)) == 0)
+			return set_dial(c, name, value, path, origin, replace, err);
 		if (strncmp(name, MEMBER_PREFIX, strlen(MEMBER_PREFIX)) != 0)
 			return rk_config_fail(err, path, origin, section, name, NULL,
-					      "unknown key: [cluster] holds only member.ID lines");
+					      "unknown key: [cluster] holds only member.ID and "
+					      "dial.ID lines");
 		return set_member(c, name, value, path, origin, replace, err);
 	}
 	ki = find_key(section, name);
@@ -635,6 +674,30 @@ static int check_members(const struct rk_config *c, const char *path, struct rk_
 	return RK_OK;
 }
 
+static int attach_dials(struct rk_config *c, const char *path, struct rk_err *err)
+{
+	for (unsigned i = 0; i < c->n_dials; i++) {
+		const struct rk_config_member *d = &c->dials[i];
+		struct rk_config_member *m = NULL;
+		char name[48];
+
+		for (unsigned j = 0; j < c->n_members; j++)
+			if (c->members[j].id == d->id)
+				m = &c->members[j];
+		snprintf(name, sizeof name, "dial.%llu", (unsigned long long)d->id);
+		if (m == NULL)
+			return rk_config_fail(err, path, d->dial_origin, "cluster", name,
+					      d->dial.text, "no member.%llu to dial",
+					      (unsigned long long)d->id);
+		if (d->id == c->id)
+			return rk_config_fail(err, path, d->dial_origin, "cluster", name,
+					      d->dial.text, "a node does not dial itself");
+		m->dial = d->dial;
+		m->dial_origin = d->dial_origin;
+	}
+	return RK_OK;
+}
+
 int rk_config_validate(struct rk_config *c, const char *path, struct rk_err *err)
 {
 	const struct rk_config_member *self;
@@ -652,6 +715,9 @@ int rk_config_validate(struct rk_config *c, const char *path, struct rk_err *err
 		return rk_config_fail(err, path, 0, "cluster", NULL, NULL,
 				      "no member.ID entries: list every member, this one too");
 	rv = check_members(c, path, err);
+	if (rv != RK_OK)
+		return rv;
+	rv = attach_dials(c, path, err);
 	if (rv != RK_OK)
 		return rv;
 	self = rk_config_self(c);
@@ -762,6 +828,11 @@ int rk_config_dump(const struct rk_config *c, FILE *f)
 				fprintf(f, "member.%llu = %s %s\n",
 					(unsigned long long)c->members[m].id,
 					c->members[m].peer.text, c->members[m].client.text);
+			for (unsigned m = 0; m < c->n_members; m++)
+				if (c->members[m].dial_origin != 0)
+					fprintf(f, "dial.%llu = %s\n",
+						(unsigned long long)c->members[m].id,
+						c->members[m].dial.text);
 		}
 	}
 	return fflush(f) == 0 && !ferror(f) ? RK_OK : RK_EIO;

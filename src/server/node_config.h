@@ -52,7 +52,10 @@ struct rk_config_member {
 	uint64_t id;                  /* > 0, unique in the cluster */
 	struct rk_config_addr peer;   /* where the other nodes connect to it */
 	struct rk_config_addr client; /* where clients connect; sent in NOT_LEADER redirects */
+	struct rk_config_addr dial;   /* "dial.ID": where this node connects to reach it (a
+				       * proxy or NAT in between); unset: peer */
 	unsigned origin;              /* line in the file, or RK_CONFIG_ORIGIN_CMDLINE */
+	unsigned dial_origin;         /* line of dial.ID; 0: not given */
 };
 
 struct rk_config {
@@ -65,6 +68,10 @@ struct rk_config {
 	/* [cluster] */
 	struct rk_config_member members[RK_CONFIG_MAX_MEMBERS]; /* sorted by id, ids unique */
 	unsigned n_members;
+	/* dial.ID lines, read in any order relative to member.ID; validate moves them into
+	 * members[].dial. */
+	struct rk_config_member dials[RK_CONFIG_MAX_MEMBERS];
+	unsigned n_dials;
 
 	/* [raft] */
 	unsigned election_min_ms;  /* election timeout drawn from [min, max]; min < max */

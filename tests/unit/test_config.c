@@ -488,7 +488,39 @@ static void test_cross_field(void)
 	    "client_listen = 0.0.0.0:7000", "collides with peer_listen (10.0.0.1:7000)");
 }
 
+/* dial.ID: where this node connects to another (a proxy, a NAT) without changing who it is. */
+static void test_dial(void)
+{
+	struct rk_config c;
+	char text[1024];
+	FILE *f;
+
+	GOOD_CONF(NODE "[cluster]\ndial.3 = 127.0.0.1:9103\n"
+		       "member.1 = 127.0.0.1:8001 127.0.0.1:7001\n"
+		       "member.2 = 127.0.0.1:8002 127.0.0.1:7002\n"
+		       "member.3 = 127.0.0.1:8003 127.0.0.1:7003\n",
+		  &c);
+	CU_ASSERT_EQUAL(port_of(&c.members[2].dial), 9103);
+	CU_ASSERT_EQUAL(port_of(&c.members[2].peer), 8003); /* the identity is unchanged */
+	CU_ASSERT_EQUAL(c.members[1].dial.len, 0);          /* member 2: its peer address */
+	/* the dump keeps it */
+	f = fmemopen(text, sizeof text, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(rk_config_dump(&c, f), RK_OK);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "dial.3 = 127.0.0.1:9103\n"));
+
+	BAD(GOOD "[cluster]\ndial.4 = 127.0.0.1:9104\n", "dial.4", "no member.4 to dial");
+	BAD(GOOD "[cluster]\ndial.1 = 127.0.0.1:9101\n", "dial.1", "does not dial itself");
+	BAD(GOOD "[cluster]\ndial.2 = 0.0.0.0:9102\n", "dial.2", "wildcard");
+	BAD(GOOD "[cluster]\ndial.2 = localhost:9102\n", "dial.2", "dial.2 = localhost");
+	BAD(GOOD "[cluster]\ndial.x = 127.0.0.1:9102\n", "dial.x", "positive decimal ID");
+	BAD(GOOD "[cluster]\ndial.2 = 127.0.0.1:9102\ndial.2 = 127.0.0.1:9103\n", "dial.2",
+	    "duplicate");
+}
+
 static CU_TestInfo good_tests[] = {
+	{ "dial", test_dial },
 	{ "sample_loads", test_sample_loads },
 	{ "defaults_when_absent", test_defaults_when_absent },
 	{ "value_syntax", test_value_syntax },
