@@ -127,7 +127,7 @@ struct rkc_member {
 
 struct rkc_node_status {
 	uint64_t id;
-	char role[16];        /* follower, pre-candidate, candidate, leader */
+	char role[16];        /* follower, pre-candidate, candidate, leader, learner, non-member */
 	uint64_t term;
 	uint64_t leader;      /* 0: unknown */
 	uint64_t commit_index;
@@ -146,6 +146,21 @@ int rkc_status(struct rkc_client *c, const char *endpoint, struct rkc_node_statu
  * the transfer started; it completes within an election timeout or is abandoned (watch
  * rkc_status). RKC_BAD_REQUEST: @target is not another voter; RKC_BUSY: a transfer runs. */
 int rkc_transfer_leader(struct rkc_client *c, uint64_t target);
+
+/* Membership changes, one server at a time (the leader refuses a second change until the
+ * first has committed, which the client retries as RKC_BUSY until its deadline). Each returns
+ * once the change is in the log's applied configuration on the leader. @id must be listed in
+ * the nodes' configuration files (raftkv.conf(5), member.ID, with "join" for a node that was
+ * not a founding member). Repeating a change already in force succeeds.
+ * rkc_member_add: @id becomes a learner (receives the log, does not vote). RKC_EXISTS: @id is
+ * already a voter. RKC_BAD_REQUEST: not in the configuration files.
+ * rkc_member_promote: learner @id becomes a voter. RKC_NOT_FOUND: @id is not a member.
+ * rkc_member_remove: @id leaves the configuration. RKC_NOT_FOUND: not a member;
+ * RKC_BAD_REQUEST: the last voter. Removing the leader makes it step down once committed.
+ * After RKC_TIMEOUT or RKC_UNAVAILABLE the change may or may not have been made. */
+int rkc_member_add(struct rkc_client *c, uint64_t id);
+int rkc_member_promote(struct rkc_client *c, uint64_t id);
+int rkc_member_remove(struct rkc_client *c, uint64_t id);
 
 /* A consistent backup: the leader takes a fresh snapshot of the store and the client writes the
  * whole snapshot file to @fd (restore it with `raftkvd --restore FILE`, see raftkvd(8)).

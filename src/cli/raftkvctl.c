@@ -59,7 +59,10 @@ static const char *const usage_text =
 	"  keys [PREFIX] [--limit N]     list keys, in byte order\n"
 	"  range START END [--limit N]   list pairs with START <= key < END\n"
 	"  status                        one row per endpoint: id, role, term, leader, indexes\n"
-	"  member list                   the cluster's members\n"
+	"  member list                   the cluster's members (as the leader sees them)\n"
+	"  member add ID                 add node ID as a learner (listed in the configs)\n"
+	"  member promote ID             make learner ID a voter\n"
+	"  member remove ID              remove node ID from the cluster\n"
 	"  leader transfer ID            hand leadership to node ID and wait until it leads\n"
 	"  snapshot save FILE            a consistent backup (restore: raftkvd --restore FILE)\n"
 	"  shell                         read commands from stdin, one result line each\n"
@@ -477,58 +480,99 @@ static int cmd_status(struct ctl *x, int n)
 
 struct member_ctx {
 	struct ctl *x;
-	bool done;
+	bool done;     /* st holds a configuration */
+	bool leader;   /* ... the leader's, which is the newest */
 	int err;
+	struct rkc_node_status st;
 };
 
+/* The leader's configuration when some endpoint leads, else the first one answered: a node
+ * that was removed, or lags, may hold an older one. */
 static int member_list_from(const char *ep, void *arg)
 {
 	struct member_ctx *m = arg;
 	struct rkc_node_status st;
+	int rv;
 
-	if (m->done)
+	if (m->leader)
 		return 0;
-	m->err = rkc_status(m->x->c, ep, &st);
-	if (m->err != RKC_OK || st.n_members == 0)
+	rv = rkc_status(m->x->c, ep, &st);
+	if (rv != RKC_OK || st.n_members == 0) {
+		m->err = rv != RKC_OK ? rv : m->err;
 		return 0;
-	m->done = true;
-	if (m->x->fmt == FMT_JSON && !m->x->shell) {
+	}
+	if (!m->done || strcmp(st.role, "leader") == 0) {
+		m->st = st;
+		m->done = true;
+		m->leader = strcmp(st.role, "leader") == 0;
+	}
+	return 0;
+}
+
+static void member_print(struct ctl *x, const struct rkc_node_status *st)
+{
+	if (x->fmt == FMT_JSON && !x->shell) {
 		printf("[");
-		for (unsigned i = 0; i < st.n_members; i++)
+		for (unsigned i = 0; i < st->n_members; i++)
 			printf("%s{\"id\":%llu,\"peer\":\"%s\",\"client\":\"%s\",\"learner\":%s}",
-			       i ? "," : "", (unsigned long long)st.members[i].id,
-			       st.members[i].peer_addr, st.members[i].client_addr,
-			       st.members[i].learner ? "true" : "false");
+			       i ? "," : "", (unsigned long long)st->members[i].id,
+			       st->members[i].peer_addr, st->members[i].client_addr,
+			       st->members[i].learner ? "true" : "false");
 		printf("]\n");
-	} else if (m->x->shell) {
-		for (unsigned i = 0; i < st.n_members; i++)
-			printf("%s%llu=%s/%s%s", i ? " " : "", (unsigned long long)st.members[i].id,
-			       st.members[i].peer_addr, st.members[i].client_addr,
-			       st.members[i].learner ? "(learner)" : "");
+	} else if (x->shell) {
+		for (unsigned i = 0; i < st->n_members; i++)
+			printf("%s%llu=%s/%s%s", i ? " " : "", (unsigned long long)st->members[i].id,
+			       st->members[i].peer_addr, st->members[i].client_addr,
+			       st->members[i].learner ? "(learner)" : "");
 		printf("\n");
 	} else {
 		printf("%-4s %-22s %-22s %s\n", "ID", "PEER", "CLIENT", "ROLE");
-		for (unsigned i = 0; i < st.n_members; i++)
-			printf("%-4llu %-22s %-22s %s\n", (unsigned long long)st.members[i].id,
-			       st.members[i].peer_addr, st.members[i].client_addr,
-			       st.members[i].learner ? "learner" : "voter");
+		for (unsigned i = 0; i < st->n_members; i++)
+			printf("%-4llu %-22s %-22s %s\n", (unsigned long long)st->members[i].id,
+			       st->members[i].peer_addr, st->members[i].client_addr,
+			       st->members[i].learner ? "learner" : "voter");
 	}
-	return 0;
 }
 
 static int cmd_member(struct ctl *x, char **a, int n)
 {
 	struct member_ctx m = { .x = x, .err = RKC_UNAVAILABLE };
 
+	uint64_t id;
+	char *end;
+	int st;
+
 	if (n < 1)
 		return usage_error("member takes list|add|remove|promote");
-	if (strcmp(a[0], "list") != 0)
-		return usage_error("member %s: membership changes are not supported by this server "
-				   "version", a[0]);
+	if (strcmp(a[0], "list") == 0) {
+		if (n != 1)
+			return usage_error("member list takes no arguments");
+		if (client(x) != RKC_OK)
+			return EXIT_USAGE;
+		for_each_endpoint(x->endpoints, member_list_from, &m);
+		if (!m.done)
+			return fail(x, m.err);
+		member_print(x, &m.st);
+		return 0;
+	}
+	if (strcmp(a[0], "add") != 0 && strcmp(a[0], "remove") != 0 &&
+	    strcmp(a[0], "promote") != 0)
+		return usage_error("member takes list|add|remove|promote, not '%s'", a[0]);
+	if (n != 2)
+		return usage_error("member %s takes ID", a[0]);
+	errno = 0;
+	id = strtoull(a[1], &end, 10);
+	if (errno || *end || id == 0 || a[1][0] == '-')
+		return usage_error("member %s: ID is a node id (a positive number)", a[0]);
 	if (client(x) != RKC_OK)
 		return EXIT_USAGE;
-	for_each_endpoint(x->endpoints, member_list_from, &m);
-	return m.done ? 0 : fail(x, m.err);
+	if (strcmp(a[0], "add") == 0)
+		st = rkc_member_add(x->c, id);
+	else if (strcmp(a[0], "promote") == 0)
+		st = rkc_member_promote(x->c, id);
+	else
+		st = rkc_member_remove(x->c, id);
+	return st == RKC_OK ? ok(x) : fail(x, st);
 }
 
 struct leader_ctx {

@@ -684,20 +684,42 @@ int rkc_status(struct rkc_client *c, const char *endpoint, struct rkc_node_statu
 	return rv;
 }
 
-int rkc_transfer_leader(struct rkc_client *c, uint64_t target)
+
+/* An operation on node @id of the cluster: membership, leadership. */
+static int member_op(struct rkc_client *c, Raftkv__Op op, uint64_t id)
 {
 	Raftkv__Request req = RAFTKV__REQUEST__INIT;
 	Raftkv__Response *resp;
 	int st;
 
-	if (target == 0)
+	if (id == 0)
 		return RKC_EINVAL;
-	req.op = RAFTKV__OP__OP_TRANSFER_LEADER;
-	req.target = target;
+	req.op = op;
+	req.target = id;
 	st = call(c, &req, false, &resp);
 	if (resp != NULL)
 		raftkv__response__free_unpacked(resp, NULL);
 	return st;
+}
+
+int rkc_member_add(struct rkc_client *c, uint64_t id)
+{
+	return member_op(c, RAFTKV__OP__OP_MEMBER_ADD, id);
+}
+
+int rkc_member_promote(struct rkc_client *c, uint64_t id)
+{
+	return member_op(c, RAFTKV__OP__OP_MEMBER_PROMOTE, id);
+}
+
+int rkc_member_remove(struct rkc_client *c, uint64_t id)
+{
+	return member_op(c, RAFTKV__OP__OP_MEMBER_REMOVE, id);
+}
+
+int rkc_transfer_leader(struct rkc_client *c, uint64_t target)
+{
+	return member_op(c, RAFTKV__OP__OP_TRANSFER_LEADER, target);
 }
 
 static int write_fd(int fd, const uint8_t *p, size_t n)

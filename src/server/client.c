@@ -51,6 +51,8 @@ static Raftkv__Status wire_status(int rv)
 	case RK_EFULL:
 	case RK_ETRANSFER: /* a leadership transfer is under way: retry shortly */
 		return RAFTKV__STATUS__STATUS_BUSY;
+	case RK_ECONFCHANGE: /* the previous membership change has not committed yet */
+		return RAFTKV__STATUS__STATUS_BUSY;
 	case RK_EUNAVAILABLE:
 	case RK_ESTOPPED:
 	case RK_EIO:
@@ -258,6 +260,10 @@ static void handle_status(struct rk_node *n, uint64_t conn, Raftkv__Request *req
 	RK_CHECK(pthread_mutex_unlock(&n->lock) == 0);
 	ns.id = n->cfg.id;
 	ns.role = (char *)rk_state_name(st.state);
+	if (rk_conf_find(&conf, n->cfg.id) < 0)
+		ns.role = (char *)"non-member"; /* removed, or not yet added */
+	else if (!rk_conf_is_voter(&conf, n->cfg.id))
+		ns.role = (char *)"learner";
 	ns.term = st.term;
 	ns.leader = st.leader;
 	ns.commit_index = st.commit;
@@ -411,6 +417,96 @@ static void handle_transfer(struct rk_node *n, uint64_t conn, Raftkv__Request *r
 	raftkv__request__free_unpacked(req, NULL);
 }
 
+/* What the configuration already says about @id, for the idempotent answers below. */
+static const char *member_state(const struct rk_conf *conf, uint64_t id)
+{
+	int k = rk_conf_find(conf, id);
+
+	if (k < 0)
+		return NULL;
+	return conf->m[k].role == RK_CONF_LEARNER ? "learner" : "voter";
+}
+
+/* A membership change (§4.1, one server at a time): the leader proposes it and the reply waits
+ * until the entry applies. Repeating a change that is already in force succeeds, so that a
+ * client may retry one whose outcome it did not learn. */
+static void handle_member(struct rk_node *n, uint64_t conn, Raftkv__Request *req)
+{
+	const char *msg = NULL, *now;
+	struct rk_raft_status st;
+	enum rk_conf_op op;
+	struct waiter *w;
+	rk_index index;
+	bool known = false;
+	int rv = RK_OK;
+
+	for (unsigned i = 0; i < n->cfg.n_members; i++)
+		known |= n->cfg.members[i].id == req->target;
+	w = rk_calloc(1, sizeof *w);
+	if (w == NULL) {
+		rk_client_reply(n, conn, req->id, RK_EBUSY, NULL, 0, "out of memory");
+		goto out;
+	}
+	RK_CHECK(pthread_mutex_lock(&n->lock) == 0);
+	rk_raft_status(n->raft, &st);
+	now = member_state(rk_raft_conf(n->raft), req->target);
+	if (st.state != RK_LEADER) {
+		rv = RK_ENOTLEADER;
+	} else if (req->op == RAFTKV__OP__OP_MEMBER_ADD) {
+		op = RK_CONF_ADD_LEARNER;
+		if (!known) {
+			rv = RK_EINVAL;
+			msg = "no such member in the leader's [cluster] member lines: add a member.ID "
+			      "line (with join) to every node's configuration first";
+		} else if (now != NULL) {
+			rv = strcmp(now, "learner") == 0 ? RK_OK : RK_EEXISTS;
+			msg = rv == RK_OK ? "already a learner" : "already a voter";
+			goto reply;
+		}
+	} else if (req->op == RAFTKV__OP__OP_MEMBER_PROMOTE) {
+		op = RK_CONF_ADD_VOTER;
+		if (now == NULL) {
+			rv = RK_ENOTFOUND;
+			msg = "not a member: add it as a learner first";
+		} else if (strcmp(now, "voter") == 0) {
+			msg = "already a voter";
+			goto reply;
+		}
+	} else {
+		op = RK_CONF_REMOVE;
+		if (now == NULL) {
+			rv = RK_ENOTFOUND;
+			msg = "not a member";
+		}
+	}
+	if (rv == RK_OK)
+		rv = rk_raft_propose_conf(n->raft, op, req->target, &index);
+	if (rv == RK_EINVAL && msg == NULL)
+		msg = "refused: the last voter cannot be removed";
+	if (rv != RK_OK)
+		goto reply;
+	w->conn = conn;
+	w->req_id = req->id;
+	w->conf = true;
+	w->term = st.term;
+	w->key = index;
+	w->deadline_ms = rk_node_now_ms() + REQUEST_TIMEOUT_MS;
+	wait_insert(n, n->writes, w);
+	w = NULL;
+	rk_log(RK_LOG_INFO, "membership: %s n%llu proposed at index %llu",
+	       op == RK_CONF_ADD_LEARNER ? "add learner" : op == RK_CONF_ADD_VOTER ? "promote"
+										  : "remove",
+	       (unsigned long long)req->target, (unsigned long long)index);
+	rk_node_step_locked_flush(n);
+	goto out;
+reply:
+	RK_CHECK(pthread_mutex_unlock(&n->lock) == 0);
+	rk_client_reply(n, conn, req->id, rv, NULL, 0, msg);
+out:
+	rk_free(w);
+	raftkv__request__free_unpacked(req, NULL);
+}
+
 #define SNAPSHOT_CHUNK (1u << 20)
 
 /* A backup, chunk by chunk: snapshot_index 0 takes a fresh snapshot on the leader (the newest
@@ -497,6 +593,16 @@ void rk_client_handle(struct rk_node *n, uint64_t conn, void *arg)
 	case RAFTKV__OP__OP_SNAPSHOT:
 		handle_snapshot(n, conn, req);
 		return;
+	case RAFTKV__OP__OP_MEMBER_ADD:
+	case RAFTKV__OP__OP_MEMBER_PROMOTE:
+	case RAFTKV__OP__OP_MEMBER_REMOVE:
+		if (req->target == 0) {
+			rk_client_reply(n, conn, req->id, RK_EINVAL, NULL, 0, "no target node id");
+			raftkv__request__free_unpacked(req, NULL);
+			return;
+		}
+		handle_member(n, conn, req);
+		return;
 	default:
 		rk_client_reply(n, conn, req->id, RK_EINVAL, NULL, 0, "unknown operation");
 		raftkv__request__free_unpacked(req, NULL);
@@ -514,6 +620,16 @@ void rk_client_apply_result(struct rk_node *n, rk_index index, const struct rk_e
 
 	if (w == NULL)
 		return;
+	if (w->conf) {
+		/* Same index and term: the very entry proposed (Log Matching, §5.3). */
+		if (e->type == RK_ENTRY_CONF && e->term == w->term)
+			rk_client_reply(n, w->conn, w->req_id, RK_OK, NULL, 0, NULL);
+		else
+			rk_client_reply(n, w->conn, w->req_id, RK_ENOTLEADER, NULL, 0,
+					"leadership changed: the membership change was not made");
+		waiter_free(w);
+		return;
+	}
 	/* The entry at our index may be another leader's: then ours was never committed. */
 	if (res == NULL || rk_kv_cmd_decode(e->data.base, e->data.len, &cmd) != RK_OK ||
 	    cmd.client_id != w->client_id || cmd.seq != w->seq) {

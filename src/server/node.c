@@ -1098,10 +1098,14 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 		atomic_init(&n->peers[n->n_peers].conn, 0);
 		atomic_init(&n->peers[n->n_peers].dialing, false);
 		atomic_init(&n->peers[n->n_peers].next_dial_ms, 0);
+		n->n_peers++;
+		/* The founding configuration, used until a snapshot carries a newer one. A joining
+		 * member stays out: it is added through the log (member add, then promote). */
+		if (cfg->members[i].join)
+			continue;
 		rs.snap.conf.m[rs.snap.conf.n].id = cfg->members[i].id;
 		rs.snap.conf.m[rs.snap.conf.n].role = RK_CONF_VOTER;
 		rs.snap.conf.n++;
-		n->n_peers++;
 	}
 
 	rk_kv_config_default(&kc);

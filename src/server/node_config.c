@@ -108,7 +108,7 @@ static const char *const sections[] = { "node", "cluster", "raft", "server", "st
 
 #define MEMBER_PREFIX "member."
 #define DIAL_PREFIX "dial."
-#define TWO_ADDRESSES "expected two addresses: PEER_HOST:PORT CLIENT_HOST:PORT"
+#define TWO_ADDRESSES "expected two addresses: PEER_HOST:PORT CLIENT_HOST:PORT [join]"
 #define VALUE_SHOWN 60 /* longer values are cut in messages so that the problem stays visible */
 
 void rk_config_defaults(struct rk_config *c)
@@ -470,6 +470,10 @@ static int set_member(struct rk_config *c, const char *name, const char *value, 
 	snprintf(words, sizeof words, "%s", value);
 	for (n = 0, w = strtok_r(words, " \t", &save); w != NULL;
 	     w = strtok_r(NULL, " \t", &save), n++) {
+		if (n == 2 && strcmp(w, "join") == 0) {
+			m.join = true;
+			continue;
+		}
 		if (n >= 2)
 			return rk_config_fail(err, path, origin, "cluster", name, value, "%s",
 					      TWO_ADDRESSES);
@@ -481,7 +485,7 @@ static int set_member(struct rk_config *c, const char *name, const char *value, 
 			return rk_config_fail(err, path, origin, "cluster", name, value,
 					      "%s address: a wildcard cannot be dialled", what[n]);
 	}
-	if (n != 2)
+	if (n != 2 + m.join)
 		return rk_config_fail(err, path, origin, "cluster", name, value, "%s",
 				      TWO_ADDRESSES);
 
@@ -720,6 +724,16 @@ int rk_config_validate(struct rk_config *c, const char *path, struct rk_err *err
 	rv = attach_dials(c, path, err);
 	if (rv != RK_OK)
 		return rv;
+	{
+		unsigned founders = 0;
+
+		for (unsigned i = 0; i < c->n_members; i++)
+			founders += !c->members[i].join;
+		if (founders == 0)
+			return rk_config_fail(err, path, c->members[0].origin, "cluster", NULL,
+					      NULL, "every member is marked join: a new cluster "
+						    "needs at least one founding member");
+	}
 	self = rk_config_self(c);
 	if (self == NULL) {
 		char ids[RK_CONFIG_MAX_MEMBERS * 22] = "";
@@ -825,9 +839,10 @@ int rk_config_dump(const struct rk_config *c, FILE *f)
 		if (i == K_DATA_DIR) {
 			fprintf(f, "\n[cluster]\n");
 			for (unsigned m = 0; m < c->n_members; m++)
-				fprintf(f, "member.%llu = %s %s\n",
+				fprintf(f, "member.%llu = %s %s%s\n",
 					(unsigned long long)c->members[m].id,
-					c->members[m].peer.text, c->members[m].client.text);
+					c->members[m].peer.text, c->members[m].client.text,
+					c->members[m].join ? " join" : "");
 			for (unsigned m = 0; m < c->n_members; m++)
 				if (c->members[m].dial_origin != 0)
 					fprintf(f, "dial.%llu = %s\n",

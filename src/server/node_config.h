@@ -54,6 +54,8 @@ struct rk_config_member {
 	struct rk_config_addr client; /* where clients connect; sent in NOT_LEADER redirects */
 	struct rk_config_addr dial;   /* "dial.ID": where this node connects to reach it (a
 				       * proxy or NAT in between); unset: peer */
+	bool join;                    /* "join": not a voter of a new cluster; it joins through
+				       * raftkvctl member add/promote */
 	unsigned origin;              /* line in the file, or RK_CONFIG_ORIGIN_CMDLINE */
 	unsigned dial_origin;         /* line of dial.ID; 0: not given */
 };

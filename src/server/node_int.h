@@ -52,6 +52,8 @@ struct waiter {
 	uint64_t deadline_ms;
 	rk_index read_index;
 	void *req;          /* reads: the unpacked Raftkv__Request, owned */
+	bool conf;          /* a membership change: the entry at key must be a CONF entry */
+	rk_term term;       /* ... of this term (the leader's when it proposed) */
 };
 
 struct peer {

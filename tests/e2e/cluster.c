@@ -68,9 +68,9 @@ static int write_conf(struct cluster *c, int i)
 		   "data_dir = %s\n\n[cluster]\n",
 		(unsigned long long)nd->id, nd->client_port, nd->peer_port, nd->dir);
 	for (int j = 0; j < c->n; j++)
-		fprintf(f, "member.%llu = 127.0.0.1:%d 127.0.0.1:%d\n",
+		fprintf(f, "member.%llu = 127.0.0.1:%d 127.0.0.1:%d%s\n",
 			(unsigned long long)c->nodes[j].id, c->nodes[j].peer_port,
-			c->nodes[j].client_port);
+			c->nodes[j].client_port, j >= c->n - c->n_join ? " join" : "");
 	fprintf(f, "\n[raft]\nheartbeat_ms = %u\nelection_timeout_min_ms = %u\n"
 		   "election_timeout_max_ms = %u\n",
 		c->heartbeat_ms, c->election_ms, 2 * c->election_ms);

@@ -32,6 +32,7 @@ struct cluster {
 	char *root;
 	unsigned heartbeat_ms, election_ms;
 	uint64_t snapshot_entries; /* 0: the daemon's default */
+	int n_join;                /* the last n_join nodes are listed with "join": not founders */
 	unsigned failures_before;  /* CUnit failures when the test began (cl_test_begin) */
 };
 

@@ -186,6 +186,141 @@ static void test_transfer_leader(void)
 	rkc_close(c);
 }
 
+static int status_of(struct rkc_client *c, int i, struct rkc_node_status *st)
+{
+	char ep[32];
+
+	snprintf(ep, sizeof ep, "127.0.0.1:%d", C.nodes[i].client_port);
+	return rkc_status(c, ep, st);
+}
+
+/* Node @i has caught up with the leader @l and holds @val under "m" (serializable read). */
+static bool caught_up(struct rkc_client *c, int i, int l, const char *val)
+{
+	struct rkc_node_status si, sl;
+	struct rkc_buf v = { 0 };
+	char ep[32];
+	bool ok;
+
+	for (int tries = 0; tries < 200; tries++) {
+		if (status_of(c, i, &si) == RKC_OK && status_of(c, l, &sl) == RKC_OK &&
+		    si.applied_index >= sl.commit_index && si.applied_index > 0)
+			break;
+		usleep(50000);
+	}
+	snprintf(ep, sizeof ep, "127.0.0.1:%d", C.nodes[i].client_port);
+	{
+		struct rkc_options o = { .endpoints = ep, .request_timeout_ms = 1000,
+					 .deadline_ms = 2000 };
+		struct rkc_client *one = NULL;
+
+		if (rkc_open(&o, &one) != RKC_OK)
+			return false;
+		ok = rkc_get(one, "m", 1, true, &v) == RKC_OK && v.len == strlen(val) &&
+		     memcmp(v.data, val, v.len) == 0;
+		rkc_buf_free(&v);
+		rkc_close(one);
+	}
+	return ok;
+}
+
+static unsigned voters(const struct rkc_node_status *st, uint64_t *learner)
+{
+	unsigned n = 0;
+
+	*learner = 0;
+	for (unsigned i = 0; i < st->n_members; i++) {
+		if (st->members[i].learner)
+			*learner = st->members[i].id;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* Membership through the log: a joining node is added as a learner, catches up and is
+ * promoted; a follower is removed and added back; the leader removes itself and another node
+ * takes over. Repeated changes succeed; impossible ones are refused with a definite status. */
+static void test_membership(void)
+{
+	int all[4] = { 0, 1, 2, 3 }, leader = cl_wait_leader(&C, 10000, 3), f, nl;
+	struct rkc_node_status st;
+	struct rkc_client *c;
+	uint64_t learner;
+
+	CU_ASSERT_FATAL(leader >= 0 && leader < 3);
+	c = open_client(all, 4, 15000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(rkc_put(c, "m", 1, "v1", 2), RKC_OK);
+	/* The joining node is not in the founding configuration. */
+	CU_ASSERT_EQUAL(status_of(c, 3, &st), RKC_OK);
+	CU_ASSERT_STRING_EQUAL(st.role, "non-member");
+	CU_ASSERT_EQUAL(status_of(c, leader, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 3);
+	CU_ASSERT_EQUAL(st.n_members, 3);
+
+	/* join: add as a learner (twice: the second finds it done), catch up, promote */
+	CU_ASSERT_EQUAL(rkc_member_add(c, 4), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_member_add(c, 4), RKC_OK);
+	CU_ASSERT_EQUAL(status_of(c, leader, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 3);
+	CU_ASSERT_EQUAL(learner, 4);
+	CU_ASSERT_TRUE(caught_up(c, 3, leader, "v1"));
+	CU_ASSERT_EQUAL(status_of(c, 3, &st), RKC_OK);
+	CU_ASSERT_STRING_EQUAL(st.role, "learner");
+	CU_ASSERT_EQUAL(rkc_member_promote(c, 4), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_member_promote(c, 4), RKC_OK);
+	CU_ASSERT_EQUAL(status_of(c, leader, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 4);
+	CU_ASSERT_EQUAL(learner, 0);
+	/* definite refusals */
+	CU_ASSERT_EQUAL(rkc_member_add(c, 4), RKC_EXISTS);
+	CU_ASSERT_EQUAL(rkc_member_add(c, 99), RKC_BAD_REQUEST);
+	CU_ASSERT_EQUAL(rkc_member_promote(c, 99), RKC_NOT_FOUND);
+	CU_ASSERT_EQUAL(rkc_member_remove(c, 99), RKC_NOT_FOUND);
+	CU_ASSERT_EQUAL(rkc_member_remove(c, 0), RKC_EINVAL);
+
+	/* remove a follower and add it back */
+	f = (leader + 1) % 3;
+	CU_ASSERT_EQUAL(rkc_member_remove(c, C.nodes[f].id), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_member_remove(c, C.nodes[f].id), RKC_NOT_FOUND);
+	CU_ASSERT_EQUAL(status_of(c, leader, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 3);
+	CU_ASSERT_EQUAL(rkc_put(c, "m", 1, "v2", 2), RKC_OK);
+	CU_ASSERT_EQUAL(rkc_member_add(c, C.nodes[f].id), RKC_OK);
+	CU_ASSERT_TRUE(caught_up(c, f, leader, "v2"));
+	CU_ASSERT_EQUAL(rkc_member_promote(c, C.nodes[f].id), RKC_OK);
+	CU_ASSERT_EQUAL(status_of(c, leader, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 4);
+
+	/* the leader removes itself: it steps down, another voter leads, writes go on */
+	CU_ASSERT_EQUAL(rkc_member_remove(c, C.nodes[leader].id), RKC_OK);
+	nl = -1;
+	for (int i = 0; i < 200 && nl < 0; i++) {
+		for (int j = 0; j < 4; j++) {
+			if (j != leader && status_of(c, j, &st) == RKC_OK &&
+			    strcmp(st.role, "leader") == 0)
+				nl = j;
+		}
+		if (nl < 0)
+			usleep(50000);
+	}
+	CU_ASSERT_FATAL(nl >= 0);
+	CU_ASSERT_EQUAL(rkc_put(c, "m", 1, "v3", 2), RKC_OK);
+	CU_ASSERT_EQUAL(status_of(c, nl, &st), RKC_OK);
+	CU_ASSERT_EQUAL(voters(&st, &learner), 3);
+	for (unsigned i = 0; i < st.n_members; i++)
+		CU_ASSERT_NOT_EQUAL(st.members[i].id, C.nodes[leader].id);
+	rkc_close(c);
+}
+
+static void setup_join(void)
+{
+	memset(&C, 0, sizeof C);
+	C.n_join = 1;
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 4), 0);
+}
+
 static void test_bad_endpoints(void)
 {
 	struct rkc_options o = { 0 };
@@ -203,6 +338,11 @@ static void test_bad_endpoints(void)
 	rkc_close(c);
 }
 
+static CU_TestInfo member_tests[] = {
+	{ "membership", test_membership },
+	CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo client_tests[] = {
 	{ "discovers_leader_from_followers", test_discovers_leader_from_followers },
 	{ "failover_without_duplicates", test_failover_without_duplicates },
@@ -218,6 +358,7 @@ static CU_TestInfo offline_tests[] = {
 
 static CU_SuiteInfo suites[] = {
 	{ "client", NULL, NULL, setup, teardown, client_tests },
+	{ "client_members", NULL, NULL, setup_join, teardown, member_tests },
 	{ "client_offline", NULL, NULL, NULL, NULL, offline_tests },
 	CU_SUITE_INFO_NULL,
 };

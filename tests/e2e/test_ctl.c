@@ -168,6 +168,37 @@ static void test_data_commands_and_exit_statuses(void)
 	CU_ASSERT_EQUAL(run(NULL, "put after-transfer ok"), 0);
 }
 
+/* member remove/add/promote through the binary: the configuration changes as asked, repeats
+ * of a change in force succeed, impossible ones give their exit status. */
+static void test_member_commands(void)
+{
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member remove 1"), 0);
+	CU_ASSERT_STRING_EQUAL(out, "OK\n");
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member remove 1"), 1); /* NOT_FOUND */
+	CU_ASSERT(strstr(err, "not a member") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "member list"), 0);
+	CU_ASSERT(strstr(out, "\n1 ") == NULL && strstr(out, "\n2 ") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 put during-removal yes"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member add 1"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "-w json member list"), 0);
+	CU_ASSERT(strstr(out, "{\"id\":1,") != NULL && strstr(out, "\"learner\":true") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member promote 1"), 0);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member promote 1"), 0); /* already: done */
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 member add 1"), 1);     /* EXISTS: a voter */
+	CU_ASSERT_EQUAL(run(NULL, "member add 4"), 2); /* not in the nodes' member lines */
+	CU_ASSERT(strstr(err, "member.ID") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "member promote 9"), 1);
+	CU_ASSERT_EQUAL(run(NULL, "-w json member list"), 0);
+	CU_ASSERT(json_parses(out));
+	CU_ASSERT(strstr(out, "\"learner\":true") == NULL);
+	CU_ASSERT(strstr(out, "{\"id\":1,") != NULL);
+	CU_ASSERT_EQUAL(run("member remove 9\\nmember list\\n", "shell"), 0);
+	CU_ASSERT(strncmp(out, "ERR NOT_FOUND", 13) == 0);
+	CU_ASSERT(strstr(out, "1=127.0.0.1:") != NULL);
+	CU_ASSERT_EQUAL(run(NULL, "--timeout 10000 get during-removal"), 0);
+	CU_ASSERT_STRING_EQUAL(out, "yes\n");
+}
+
 static void test_usage_errors(void)
 {
 	CU_ASSERT_EQUAL(run(NULL, "frobnicate"), 2);
@@ -176,7 +207,10 @@ static void test_usage_errors(void)
 	CU_ASSERT_EQUAL(run(NULL, "keys --limit zero"), 2);
 	CU_ASSERT_EQUAL(run(NULL, "get k1 --bogus"), 2);
 	CU_ASSERT_EQUAL(run(NULL, "-w yaml get k1"), 2);
-	CU_ASSERT_EQUAL(run(NULL, "member add 4"), 2);
+	CU_ASSERT_EQUAL(run(NULL, "member add x"), 2);
+	CU_ASSERT_EQUAL(run(NULL, "member add"), 2);
+	CU_ASSERT_EQUAL(run(NULL, "member frob 2"), 2);
+	CU_ASSERT_EQUAL(run(NULL, "member list extra"), 2);
 	CU_ASSERT_EQUAL(run(NULL, "--help"), 0);
 	CU_ASSERT(strstr(out, "Exit status") != NULL);
 }
@@ -290,6 +324,7 @@ static void test_snapshot_save_and_restore(void)
 
 static CU_TestInfo ctl_tests[] = {
 	{ "data_commands_and_exit_statuses", test_data_commands_and_exit_statuses },
+	{ "member_commands", test_member_commands },
 	{ "usage_errors", test_usage_errors },
 	{ "json_output_parses", test_json_output_parses },
 	{ "shell_from_a_pipe", test_shell_from_a_pipe },

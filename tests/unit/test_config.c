@@ -510,6 +510,21 @@ static void test_dial(void)
 	fclose(f);
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "dial.3 = 127.0.0.1:9103\n"));
 
+	/* join: listed, but not a founding voter */
+	GOOD_CONF(GOOD "[cluster]\nmember.4 = 127.0.0.1:8004 127.0.0.1:7004 join\n", &c);
+	CU_ASSERT_EQUAL(c.n_members, 4);
+	CU_ASSERT_TRUE(c.members[3].join);
+	CU_ASSERT_FALSE(c.members[0].join);
+	f = fmemopen(text, sizeof text, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(rk_config_dump(&c, f), RK_OK);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "member.4 = 127.0.0.1:8004 127.0.0.1:7004 join\n"));
+	BAD(GOOD "[cluster]\nmember.4 = 127.0.0.1:8004 127.0.0.1:7004 joins\n", "member.4",
+	    "[join]");
+	BAD(NODE "[cluster]\nmember.1 = 127.0.0.1:8001 127.0.0.1:7001 join\n", "[cluster]",
+	    "founding member");
+
 	BAD(GOOD "[cluster]\ndial.4 = 127.0.0.1:9104\n", "dial.4", "no member.4 to dial");
 	BAD(GOOD "[cluster]\ndial.1 = 127.0.0.1:9101\n", "dial.1", "does not dial itself");
 	BAD(GOOD "[cluster]\ndial.2 = 0.0.0.0:9102\n", "dial.2", "wildcard");
