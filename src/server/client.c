@@ -149,14 +149,21 @@ void rk_client_fail_read(struct rk_node *n, struct waiter *w, int status)
 	waiter_free(w);
 }
 
-/* Move the waiters of @table that @expired says so onto @out. */
-static void collect(struct waiter **table, uint64_t now_ms, bool all, struct waiter **out)
+enum pick {
+	PICK_ALL,
+	PICK_EXPIRED, /* deadline_ms <= arg (now) */
+	PICK_ABOVE,   /* parked under an index above arg */
+};
+
+/* Move the waiters of @table that @pick selects onto @out. */
+static void collect(struct waiter **table, enum pick pick, uint64_t arg, struct waiter **out)
 {
 	struct waiter *w, **pp;
 
 	for (unsigned i = 0; i < WAIT_BUCKETS; i++) {
 		for (pp = &table[i]; (w = *pp) != NULL;) {
-			if (all || w->deadline_ms <= now_ms) {
+			if (pick == PICK_ALL || (pick == PICK_EXPIRED && w->deadline_ms <= arg) ||
+			    (pick == PICK_ABOVE && w->key > arg)) {
 				*pp = w->next;
 				w->next = *out;
 				*out = w;
@@ -183,20 +190,20 @@ void rk_client_expire(struct rk_node *n, uint64_t now_ms)
 	struct waiter *writes = NULL, *reads = NULL;
 
 	RK_CHECK(pthread_mutex_lock(&n->wait_lock) == 0);
-	collect(n->writes, now_ms, false, &writes);
-	collect(n->reads, now_ms, false, &reads);
+	collect(n->writes, PICK_EXPIRED, now_ms, &writes);
+	collect(n->reads, PICK_EXPIRED, now_ms, &reads);
 	RK_CHECK(pthread_mutex_unlock(&n->wait_lock) == 0);
 	fail_list(n, writes, RK_ETIMEOUT, "deadline passed: outcome unknown");
 	fail_list(n, reads, RK_ETIMEOUT, "deadline passed");
 }
 
-void rk_client_fail_writes(struct rk_node *n)
+void rk_client_fail_writes(struct rk_node *n, rk_index committed)
 {
 	struct waiter *writes = NULL;
 
 	/* Reads the core holds come back as NOTLEADER through rd.reads by themselves. */
 	RK_CHECK(pthread_mutex_lock(&n->wait_lock) == 0);
-	collect(n->writes, 0, true, &writes);
+	collect(n->writes, PICK_ABOVE, committed, &writes);
 	RK_CHECK(pthread_mutex_unlock(&n->wait_lock) == 0);
 	fail_list(n, writes, RK_ETIMEOUT,
 		  "leadership lost before the write applied: outcome unknown");
@@ -207,8 +214,8 @@ void rk_client_fail_all(struct rk_node *n)
 	struct waiter *writes = NULL, *reads = NULL;
 
 	RK_CHECK(pthread_mutex_lock(&n->wait_lock) == 0);
-	collect(n->writes, 0, true, &writes);
-	collect(n->reads, 0, true, &reads);
+	collect(n->writes, PICK_ALL, 0, &writes);
+	collect(n->reads, PICK_ALL, 0, &reads);
 	RK_CHECK(pthread_mutex_unlock(&n->wait_lock) == 0);
 	fail_list(n, writes, RK_ETIMEOUT, "node stopping: outcome unknown");
 	fail_list(n, reads, RK_EUNAVAILABLE, "node stopping");

@@ -41,6 +41,34 @@ static void exit_now(int sig)
 	_exit(1);
 }
 
+#define JOIN_WAIT_MS 10000
+
+/* Returns the stop signal if one came while waiting, else 0 after READY. */
+static int wait_joined(struct rk_node *node, const struct rk_config *cfg, const sigset_t *sigs)
+{
+	const struct timespec step = { 0, 50 * 1000 * 1000 };
+	uint64_t leader = 0;
+	int sig;
+
+	for (unsigned waited = 0; waited < JOIN_WAIT_MS; waited += 50) {
+		leader = rk_node_leader(node);
+		if (leader != 0)
+			break;
+		sig = sigtimedwait(sigs, NULL, &step);
+		if (sig > 0)
+			return sig;
+	}
+	if (leader != 0)
+		sd_notifyf(0, "READY=1\nSTATUS=node %llu serving clients on %s; leader n%llu",
+			   (unsigned long long)cfg->id, cfg->client_listen.text,
+			   (unsigned long long)leader);
+	else
+		sd_notifyf(0, "READY=1\nSTATUS=node %llu serving clients on %s; no leader yet "
+			      "(waiting for a quorum of peers)",
+			   (unsigned long long)cfg->id, cfg->client_listen.text);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -144,10 +172,13 @@ int main(int argc, char **argv)
 		rk_log(RK_LOG_ERROR, "cannot start: %s", rk_err_text(&err, rv));
 		return rv == RK_ECONFIG ? 2 : 1;
 	}
-	/* Type=notify: recovered, listening, threads running. A no-op outside systemd. */
-	sd_notifyf(0, "READY=1\nSTATUS=node %llu serving clients on %s",
-		   (unsigned long long)cfg.id, cfg.client_listen.text);
-	if (sigwait(&sigs, &sig) != 0)
+	/* Type=notify: READY once the node has joined the cluster (it knows a leader, or leads),
+	 * so that `systemctl start` returns with the node part of a working cluster. A node
+	 * that finds no quorum within JOIN_WAIT_MS (the first node of a cluster, started alone)
+	 * is READY anyway: it serves what it can (redirects, serializable reads) and must not
+	 * be killed by the start timeout while it waits for its peers. A no-op outside systemd. */
+	sig = wait_joined(node, &cfg, &sigs);
+	if (sig == 0 && sigwait(&sigs, &sig) != 0)
 		sig = SIGTERM;
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	rk_log(RK_LOG_INFO, "%s: stopping (again to exit at once)", strsignal(sig));

@@ -164,6 +164,7 @@ struct drain_out {
 	struct rk_msg *snaps; /* InstallSnapshot chunks: bytes are read after the lock drops */
 	size_t n_snaps, cap_snaps;
 	bool stepped_down;
+	rk_index commit; /* ... with this commit index */
 };
 
 static void push_msg(struct drain_out *o, struct rk_obuf *b, rk_node_id to)
@@ -264,6 +265,7 @@ static bool drain_one_locked(struct rk_node *n, struct drain_out *o)
 	if (n->was_leader && st.state != RK_LEADER) {
 		rk_log(RK_LOG_INFO, "stepped down in term %llu", (unsigned long long)st.term);
 		o->stepped_down = true;
+		o->commit = st.commit;
 	} else if (!n->was_leader && st.state == RK_LEADER) {
 		rk_log(RK_LOG_INFO, "became leader in term %llu", (unsigned long long)st.term);
 	}
@@ -310,9 +312,11 @@ void rk_node_step_locked_flush(struct rk_node *n)
 		send_snapshot_chunk(n, &o.snaps[i]);
 	rk_free(o.msgs);
 	rk_free(o.snaps);
-	/* A follower has no business holding client writes: their outcome is now unknown. */
+	/* A follower has no business holding client writes: the outcome of those not committed
+	 * is now unknown. Committed ones stay: they apply, and the apply thread answers them
+	 * (a leader that removed itself steps down the moment its removal commits). */
 	if (o.stepped_down)
-		rk_client_fail_writes(n);
+		rk_client_fail_writes(n, o.commit);
 }
 
 /* ---- log writer ---- */
@@ -907,6 +911,11 @@ static void io_close(void *data, uint64_t conn, int kind, uint64_t tag, int reas
 /* ---- start and stop ---- */
 
 
+
+uint64_t rk_node_leader(struct rk_node *n)
+{
+	return atomic_load(&n->leader);
+}
 
 static uint64_t hash_cluster(const struct rk_config *cfg)
 {

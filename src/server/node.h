@@ -20,6 +20,9 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
  * close everything. Takes @n. */
 void rk_node_stop(struct rk_node *n);
 
+/* The leader this node knows of (0: none yet). Any thread. */
+uint64_t rk_node_leader(struct rk_node *n);
+
 /* Restore a backup (raftkvctl snapshot save) into this node's empty data directory: verify
  * @file, install it as the node's snapshot, and start the log and hard state right after it.
  * Run on every node, from the same file, with every node stopped; then start them.

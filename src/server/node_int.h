@@ -180,7 +180,7 @@ void rk_client_fail_read(struct rk_node *n, struct waiter *w, int status);
 void rk_client_apply_result(struct rk_node *n, rk_index index, const struct rk_entry *e,
 			    const struct rk_kv_result *res);
 void rk_client_expire(struct rk_node *n, uint64_t now_ms);
-void rk_client_fail_writes(struct rk_node *n);
+void rk_client_fail_writes(struct rk_node *n, rk_index committed); /* those above it */
 void rk_client_fail_all(struct rk_node *n);
 int rk_node_push_client_job(struct rk_node *n, uint64_t conn, void *req);
 void rk_client_release_read(struct rk_node *n, const struct rk_read *rd);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -408,6 +411,92 @@ static void test_catch_up_through_snapshot(void)
 	check_many("early", 10);
 }
 
+/* Type=notify: raftkvd says READY=1 on $NOTIFY_SOCKET once it knows a leader; a node that
+ * finds no quorum is READY anyway after a bounded wait, saying so, so that systemd does not
+ * kill the first node of a cluster while it waits for its peers. */
+static int notify_fd = -1;
+static char notify_path[512];
+
+static int notify_listen(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *d = rk_test_tmpdir("notify");
+
+	if (d == NULL)
+		return -1;
+	snprintf(notify_path, sizeof notify_path, "%s/notify", d);
+	free(d);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", notify_path);
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (notify_fd < 0 || bind(notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+		return -1;
+	return setenv("NOTIFY_SOCKET", notify_path, 1);
+}
+
+/* The next datagram that says READY=1, within @ms; "" if none. */
+static const char *notify_next_ready(unsigned ms, char *buf, size_t cap)
+{
+	struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+
+	buf[0] = '\0';
+	while (poll(&p, 1, (int)ms) == 1) {
+		ssize_t n = recv(notify_fd, buf, cap - 1, 0);
+
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		if (strstr(buf, "READY=1") != NULL)
+			return buf;
+	}
+	buf[0] = '\0';
+	return buf;
+}
+
+static void setup_notify(void)
+{
+	memset(&C, 0, sizeof C);
+	CU_ASSERT_EQUAL_FATAL(notify_listen(), 0);
+	CU_ASSERT_EQUAL_FATAL(cl_test_begin(&C, 3), 0);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void teardown_notify(void)
+{
+	cl_test_end(&C);
+	if (notify_fd >= 0)
+		close(notify_fd);
+	notify_fd = -1;
+	unlink(notify_path);
+	*strrchr(notify_path, '/') = '\0';
+	rmdir(notify_path);
+}
+
+static void test_ready_once_joined(void)
+{
+	char buf[512];
+
+	for (int i = 0; i < 3; i++) {
+		notify_next_ready(15000, buf, sizeof buf);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "READY=1"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "; leader n"));
+	}
+	CU_ASSERT(cl_wait_leader(&C, 10000, -1) >= 0);
+	/* Alone, a node cannot join: READY after the bounded wait, and it says why. */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(cl_stop_node(&C, i), 0);
+	CU_ASSERT_EQUAL_FATAL(setenv("NOTIFY_SOCKET", notify_path, 1), 0);
+	CU_ASSERT_EQUAL(cl_start_node(&C, 2), 0);
+	unsetenv("NOTIFY_SOCKET");
+	notify_next_ready(20000, buf, sizeof buf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "READY=1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "no leader yet"));
+}
+
+static CU_TestInfo notify_tests[] = {
+	{ "ready_once_joined", test_ready_once_joined },
+	CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo snapshot_tests[] = {
 	{ "catch_up_through_snapshot", test_catch_up_through_snapshot },
 	CU_TEST_INFO_NULL,
@@ -427,6 +516,7 @@ static CU_TestInfo e2e_tests[] = {
 static CU_SuiteInfo suites[] = {
 	{ "e2e", NULL, NULL, setup, teardown, e2e_tests },
 	{ "e2e_snapshot", NULL, NULL, setup_snapshots, teardown, snapshot_tests },
+	{ "e2e_notify", NULL, NULL, setup_notify, teardown_notify, notify_tests },
 	CU_SUITE_INFO_NULL,
 };
 
