@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	const char *sets[64];
 	unsigned n_sets = 0;
-	bool print = false;
+	bool print = false, failed;
 	const char *restore = NULL;
 	struct rk_config cfg;
 	struct rk_err err = { 0 };
@@ -185,6 +185,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, exit_now);
 	signal(SIGINT, exit_now);
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	failed = rk_node_storage_failed(node);
 	rk_node_stop(node);
-	return 0;
+	return failed ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -434,11 +435,17 @@ static void *writer_main(void *arg)
 		}
 		if (rv != RK_OK) {
 			/* Never report as durable what is not: the core stays waiting, nothing more
-			 * is acknowledged, and clients are refused with UNAVAILABLE. */
+			 * is acknowledged, and clients are refused with UNAVAILABLE. A failed
+			 * fdatasync cannot be retried (the kernel may have dropped the dirty pages),
+			 * and a node that stays up with a dead log would keep its leadership and
+			 * block the cluster: stop the node (exit status 1, so that systemd restarts
+			 * it and recovery re-reads what really is on disk). */
 			atomic_store(&n->failed, true);
-			if (!failed_logged)
-				rk_log(RK_LOG_ERROR, "storage failed, refusing writes from now on: %s",
+			if (!failed_logged) {
+				rk_log(RK_LOG_ERROR, "storage failed: %s; stopping the node",
 				       rk_err_text(&err, rv));
+				kill(getpid(), SIGTERM);
+			}
 			failed_logged = true;
 			continue;
 		}
@@ -911,6 +918,11 @@ static void io_close(void *data, uint64_t conn, int kind, uint64_t tag, int reas
 /* ---- start and stop ---- */
 
 
+
+bool rk_node_storage_failed(struct rk_node *n)
+{
+	return atomic_load(&n->failed);
+}
 
 uint64_t rk_node_leader(struct rk_node *n)
 {

@@ -6,6 +6,9 @@
 #ifndef RK_SERVER_NODE_H
 #define RK_SERVER_NODE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "common/err.h"
 #include "server/node_config.h"
 
@@ -19,6 +22,9 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 /* Graceful stop: stop accepting, fail what is in flight, flush the log, join every thread,
  * close everything. Takes @n. */
 void rk_node_stop(struct rk_node *n);
+
+/* Whether the node stopped itself because its storage failed (it then raised SIGTERM). */
+bool rk_node_storage_failed(struct rk_node *n);
 
 /* The leader this node knows of (0: none yet). Any thread. */
 uint64_t rk_node_leader(struct rk_node *n);

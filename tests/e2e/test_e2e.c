@@ -426,7 +426,9 @@ static int notify_listen(void)
 		return -1;
 	snprintf(notify_path, sizeof notify_path, "%s/notify", d);
 	free(d);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", notify_path);
+	if (strlen(notify_path) >= sizeof sa.sun_path)
+		return -1;
+	memcpy(sa.sun_path, notify_path, strlen(notify_path) + 1);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (notify_fd < 0 || bind(notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
 		return -1;
