@@ -35,19 +35,29 @@ static uint64_t now_ms(void)
 }
 
 /* A port the kernel just gave out on 127.0.0.1 (released again for the daemon to bind). */
-static int free_port(void)
+/* @n distinct ports that are free now: every socket stays bound until all are chosen, or the
+ * kernel may hand out the same port twice. */
+static int free_ports(int *out, int n)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+	int fds[2 * CL_MAX], rv = 0;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		socklen_t len = sizeof sa;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		out[i] = -1;
+		if (fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		    getsockname(fds[i], (struct sockaddr *)&sa, &len) == 0)
+			out[i] = ntohs(sa.sin_port);
+		if (out[i] < 0)
+			rv = -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rv;
 }
 
 static const char *daemon_path(void)
@@ -114,22 +124,21 @@ int cl_start(struct cluster *c, int n)
 	/* Sanitizer builds run several times slower: give heartbeats room, or check-quorum
 	 * deposes leaders that are merely slow. */
 	bool slow = getenv("RK_E2E_SLOW") != NULL && strcmp(getenv("RK_E2E_SLOW"), "1") == 0;
+	int ports[2 * CL_MAX];
 
 	if (c->heartbeat_ms == 0)
 		c->heartbeat_ms = slow ? 60 : 20;
 	if (c->election_ms == 0)
 		c->election_ms = slow ? 600 : 150;
 	c->root = rk_test_tmpdir("e2e");
-	if (c->root == NULL)
+	if (c->root == NULL || n > CL_MAX || free_ports(ports, 2 * n) != 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		struct cl_node *nd = &c->nodes[i];
 
 		nd->id = (uint64_t)i + 1;
-		nd->client_port = free_port();
-		nd->peer_port = free_port();
-		if (nd->client_port < 0 || nd->peer_port < 0)
-			return -1;
+		nd->client_port = ports[2 * i];
+		nd->peer_port = ports[2 * i + 1];
 		snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", c->root, i + 1);
 		snprintf(nd->dir, sizeof nd->dir, "%s/data%d", c->root, i + 1);
 		snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->root, i + 1);
