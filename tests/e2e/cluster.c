@@ -26,40 +26,6 @@
 #include "harness/runner.h"
 #include "net/frame.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* A port the kernel just gave out on 127.0.0.1 (released again for the daemon to bind). */
-/* @n distinct ports that are free now: every socket stays bound until all are chosen, or the
- * kernel may hand out the same port twice. */
-static int free_ports(int *out, int n)
-{
-	int fds[2 * CL_MAX], rv = 0;
-
-	for (int i = 0; i < n; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET };
-		socklen_t len = sizeof sa;
-
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		out[i] = -1;
-		if (fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0 &&
-		    getsockname(fds[i], (struct sockaddr *)&sa, &len) == 0)
-			out[i] = ntohs(sa.sin_port);
-		if (out[i] < 0)
-			rv = -1;
-	}
-	for (int i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	return rv;
-}
-
 static const char *daemon_path(void)
 {
 	const char *p = getenv("RAFTKVD");
@@ -131,7 +97,7 @@ int cl_start(struct cluster *c, int n)
 	if (c->election_ms == 0)
 		c->election_ms = slow ? 600 : 150;
 	c->root = rk_test_tmpdir("e2e");
-	if (c->root == NULL || n > CL_MAX || free_ports(ports, 2 * n) != 0)
+	if (c->root == NULL || n > CL_MAX || rk_test_free_ports(ports, 2 * n) != 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		struct cl_node *nd = &c->nodes[i];
@@ -150,24 +116,6 @@ int cl_start(struct cluster *c, int n)
 	return 0;
 }
 
-static int reap(pid_t pid, unsigned timeout_ms)
-{
-	uint64_t deadline = now_ms() + timeout_ms;
-	int st;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (r < 0)
-			return -1;
-		if (now_ms() >= deadline)
-			return -2;
-		usleep(5000);
-	}
-}
-
 int cl_stop_node(struct cluster *c, int i)
 {
 	struct cl_node *nd = &c->nodes[i];
@@ -177,10 +125,10 @@ int cl_stop_node(struct cluster *c, int i)
 		return -1;
 	kill(nd->pid, SIGCONT); /* a stopped process cannot act on SIGTERM */
 	kill(nd->pid, SIGTERM);
-	st = reap(nd->pid, 10000);
+	st = rk_test_reap(nd->pid, 10000);
 	if (st == -2) {
 		kill(nd->pid, SIGKILL);
-		st = reap(nd->pid, 10000);
+		st = rk_test_reap(nd->pid, 10000);
 		st = -1;
 	}
 	nd->pid = 0;
@@ -195,7 +143,7 @@ void cl_signal(struct cluster *c, int i, int sig)
 		return;
 	kill(nd->pid, sig);
 	if (sig == SIGKILL) {
-		reap(nd->pid, 10000);
+		rk_test_reap(nd->pid, 10000);
 		nd->pid = 0;
 	}
 }
@@ -256,9 +204,9 @@ void cl_test_end(struct cluster *c)
 
 int cl_wait_leader(struct cluster *c, unsigned timeout_ms, int skip)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = rk_test_now_ms() + timeout_ms;
 
-	while (now_ms() < deadline) {
+	while (rk_test_now_ms() < deadline) {
 		uint64_t leader = 0, l, term;
 		int agree = 0, asked = 0;
 
@@ -311,7 +259,7 @@ static int read_full(int fd, uint8_t *p, size_t n, uint64_t deadline)
 {
 	while (n > 0) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ms();
+		uint64_t now = rk_test_now_ms();
 		ssize_t r;
 
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
@@ -327,7 +275,7 @@ static int read_full(int fd, uint8_t *p, size_t n, uint64_t deadline)
 
 Raftkv__Response *tc_call(int port, Raftkv__Request *req, unsigned timeout_ms)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = rk_test_now_ms() + timeout_ms;
 	size_t len = protobuf_c_message_get_packed_size(&req->base);
 	uint8_t *buf = malloc(RK_FRAME_HEADER_SIZE + len), hdr[RK_FRAME_HEADER_SIZE], type;
 	Raftkv__Response *resp = NULL;
@@ -441,14 +389,14 @@ int tc_status(int port, uint64_t *leader, uint64_t *term, uint64_t *applied, cha
 bool tc_raw_closes(int port, const void *bytes, size_t len)
 {
 	uint8_t buf[256];
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = rk_test_now_ms() + 5000;
 	int fd = dial(port);
 	bool closed = false;
 
 	if (fd < 0)
 		return false;
 	if (write(fd, bytes, len) == (ssize_t)len) {
-		while (now_ms() < deadline) {
+		while (rk_test_now_ms() < deadline) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 			ssize_t r;
 

@@ -207,4 +207,17 @@ size_t rk_chk_final_read(const struct rk_chk_history *h, size_t key);
 int rk_chk_appends(const struct rk_chk_history *h, size_t key, const char *final, size_t final_len,
 		   char sep, struct rk_chk_append_report *rep, struct rk_err *err);
 
+/* A whole check as rk-check runs it. */
+struct rk_chk_run_opts {
+	struct rk_chk_opts search;
+	bool appends; /* also run the direct append checks */
+	bool verbose; /* per-key statistics and passes */
+	bool quiet;   /* the verdict line only */
+};
+
+/* Parse the history at @path ("-": stdin), check it, print the verdict (and unless quiet, every
+ * problem with its smallest window) to @out. Returns rk-check's exit status: 0 linearizable,
+ * 1 violation, 2 unreadable or malformed history, 3 some key ran out of budget. */
+int rk_chk_run_file(const char *path, const struct rk_chk_run_opts *ro, FILE *out);
+
 #endif

@@ -3,7 +3,6 @@
 #include "runner.h"
 
 #include <CUnit/Basic.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,36 +79,4 @@ int rk_test_main(int argc, char **argv, CU_SuiteInfo *suites)
 	printf("\n");
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
-}
-
-char *rk_test_tmpdir(const char *tag)
-{
-	const char *base = getenv("TMPDIR");
-	char *path;
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	if (asprintf(&path, "%s/raftkv-%s-XXXXXX", base, tag) < 0)
-		return NULL;
-	if (mkdtemp(path) == NULL) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-void rk_test_rmtree(char *path)
-{
-	if (path == NULL)
-		return;
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(path);
 }

@@ -12,12 +12,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include "proc.h"
+
 int rk_test_main(int argc, char **argv, CU_SuiteInfo *suites);
-
-/* A fresh empty directory under $TMPDIR (or /tmp) for one test; returns owned path. */
-char *rk_test_tmpdir(const char *tag);
-
-/* Remove a directory tree made by rk_test_tmpdir() and free @path. */
-void rk_test_rmtree(char *path);
 
 #endif
