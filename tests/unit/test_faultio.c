@@ -1,15 +1,20 @@
-/* test_faultio.c -- the fault runner's building blocks: the TCP fault proxy (tests/fault/proxy.c).
+/* test_faultio.c -- the fault runner's building blocks: the TCP fault proxy (tests/fault/proxy.c)
+ * and the disk-fault shim (tests/fault/faultfs.c with its control side faultfs_ctl.c).
  *
  * Proxy tests hold both ends themselves: a client socket dialled to the link's port (node a)
  * and the socket the target listener accepted from the proxy (node b), so that every byte in
  * either direction is checked where it arrives. Time is asserted only as a lower bound (a
  * delayed byte is never early); "nothing arrives" waits a short while, which can only ever
  * make such a check pass wrongly, never fail on a slow machine.
+ *
+ * Shim tests run tests/fault/faultfs-probe under LD_PRELOAD with a control file and read what
+ * each of its calls returned. Every child is waited for by PID.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,12 +25,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
+#include "fault/faultfs.h"
 #include "fault/proxy.h"
 #include "harness/runner.h"
+
+#ifndef RK_FAULTFS_PROBE
+#error "RK_FAULTFS_PROBE (the path of faultfs-probe) must be defined by the Makefile"
+#endif
+
+extern char **environ;
 
 #define WAIT_MS 10000  /* for things that must happen: only a broken proxy waits this long */
 #define QUIET_MS 300   /* for things that must not happen */
@@ -560,6 +574,350 @@ static void test_free_open(void)
 	close(qs);
 }
 
+/* ---- shim: a probe process under LD_PRELOAD ---- */
+
+static struct {
+	char *root;     /* temporary directory */
+	char data[512]; /* the prefix faults apply to */
+	char other[512];
+	char ctl_path[512];
+	struct ffs_ctl *ctl;
+} S;
+
+static void shim_setup(void)
+{
+	memset(&S, 0, sizeof S);
+	S.root = rk_test_tmpdir("faultio");
+	if (S.root == NULL)
+		return;
+	snprintf(S.data, sizeof S.data, "%s/data", S.root);
+	snprintf(S.other, sizeof S.other, "%s/other", S.root);
+	snprintf(S.ctl_path, sizeof S.ctl_path, "%s/faultfs.ctl", S.root);
+	if (mkdir(S.data, 0700) != 0 || mkdir(S.other, 0700) != 0 ||
+	    ffs_ctl_create(S.ctl_path, S.data, &S.ctl) != RK_OK)
+		S.ctl = NULL;
+}
+
+static void shim_teardown(void)
+{
+	ffs_ctl_close(S.ctl);
+	rk_test_rmtree(S.root);
+	S.ctl = NULL;
+	S.root = NULL;
+}
+
+struct probe {
+	pid_t pid;
+	int in;  /* the probe's stdin */
+	int out; /* its stdout */
+};
+
+enum env_kind { ENV_PLAIN, ENV_SHIM, ENV_SHIM_NO_CTL };
+
+/* Start faultfs-probe on @dir for @rounds rounds with the shim (and @ctl_path), or without. */
+static bool probe_start(struct probe *pr, enum env_kind kind, const char *ctl_path,
+			const char *dir, int rounds)
+{
+	char rounds_s[16];
+	char *argv[] = {RK_FAULTFS_PROBE, (char *)dir, rounds_s, NULL};
+	char **env = NULL;
+	int in[2], out[2];
+
+	snprintf(rounds_s, sizeof rounds_s, "%d", rounds);
+	if (kind != ENV_PLAIN) {
+		if (ffs_child_env(environ, ctl_path, &env) != RK_OK)
+			return false;
+		if (kind == ENV_SHIM_NO_CTL) {
+			size_t j = 0;
+
+			for (size_t i = 0; env[i] != NULL; i++) {
+				if (strncmp(env[i], FFS_ENV "=", strlen(FFS_ENV) + 1) == 0)
+					free(env[i]);
+				else
+					env[j++] = env[i];
+			}
+			env[j] = NULL;
+		}
+	}
+	if (pipe2(in, O_CLOEXEC) != 0)
+		goto err_env;
+	if (pipe2(out, O_CLOEXEC) != 0)
+		goto err_in;
+	pr->pid = fork();
+	if (pr->pid < 0)
+		goto err_out;
+	if (pr->pid == 0) {
+		/* only async-signal-safe calls between fork and exec */
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		execve(argv[0], argv, env != NULL ? env : environ);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	pr->in = in[1];
+	pr->out = out[0];
+	ffs_child_env_free(env);
+	return true;
+err_out:
+	close(out[0]);
+	close(out[1]);
+err_in:
+	close(in[0]);
+	close(in[1]);
+err_env:
+	ffs_child_env_free(env);
+	return false;
+}
+
+/* Read one round of output (up to "end") into @buf; true if complete. */
+static bool probe_round(struct probe *pr, char *buf, size_t size)
+{
+	size_t len = 0;
+	uint64_t end = now_ms() + 30000;
+
+	buf[0] = '\0';
+	while (strstr(buf, "end\n") == NULL) {
+		ssize_t r;
+
+		if (len + 1 >= size || !readable_within(pr->out, (int)(end > now_ms() ? end - now_ms() : 0)))
+			return false;
+		/* one byte at a time: the next round's lines must stay in the pipe */
+		r = read(pr->out, buf + len, 1);
+		if (r <= 0)
+			return false;
+		len += (size_t)r;
+		buf[len] = '\0';
+	}
+	return true;
+}
+
+static void probe_next(struct probe *pr)
+{
+	CU_ASSERT(write(pr->in, "n", 1) == 1);
+}
+
+/* Close the pipes and wait for the probe; its exit status (or -1). */
+static int probe_finish(struct probe *pr)
+{
+	int status;
+
+	close(pr->in);
+	close(pr->out);
+	if (waitpid(pr->pid, &status, 0) != pr->pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The number after "@key=" in a round's output, or -1000 when missing. */
+static long val(const char *out, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = out; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (strncmp(p, key, n) == 0 && p[n] == '=')
+			return strtol(p + n + 1, NULL, 10);
+	return -1000;
+}
+
+/* One round of the probe on @dir, output in @buf. */
+static bool probe_once(enum env_kind kind, const char *ctl_path, const char *dir, char *buf,
+		       size_t size)
+{
+	struct probe pr;
+	bool ok;
+
+	if (!probe_start(&pr, kind, ctl_path, dir, 1))
+		return false;
+	ok = probe_round(&pr, buf, size);
+	if (probe_finish(&pr) != 0)
+		ok = false;
+	if (!ok)
+		fprintf(stderr, "\nprobe output:\n%s\n", buf);
+	return ok;
+}
+
+static const char *const write_steps[] = {"write", "pwrite", "pwrite64", "writev", "pwritev",
+					  "pwritev2", "fallocate", "fallocate64",
+					  "posix_fallocate"};
+static const char *const sync_steps[] = {"fdatasync", "fsync", "sync_file_range", "dirfsync"};
+static const char *const all_steps[] = {"open", "write", "pwrite", "pwrite64", "writev",
+					"pwritev", "pwritev2", "fallocate", "fallocate64",
+					"posix_fallocate", "fdatasync", "fsync",
+					"sync_file_range", "dirfsync"};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every step of @got as in @want (a run without the shim: fallocate may be unsupported). */
+static void same_results(const char *got, const char *want)
+{
+	for (size_t i = 0; i < N_OF(all_steps); i++) {
+		if (val(got, all_steps[i]) != val(want, all_steps[i]))
+			fprintf(stderr, "\n%s: %ld, without the shim %ld\n", all_steps[i],
+				val(got, all_steps[i]), val(want, all_steps[i]));
+		CU_ASSERT_EQUAL(val(got, all_steps[i]), val(want, all_steps[i]));
+	}
+}
+
+static char baseline[4096];
+
+static void get_baseline(void)
+{
+	CU_ASSERT_FATAL(probe_once(ENV_PLAIN, NULL, S.data, baseline, sizeof baseline));
+	CU_ASSERT_EQUAL(val(baseline, "write"), 0);
+	CU_ASSERT_EQUAL(val(baseline, "pwrite"), 0);
+	CU_ASSERT_EQUAL(val(baseline, "fsync"), 0);
+	CU_ASSERT_EQUAL(val(baseline, "fdatasync"), 0);
+}
+
+/* ---- shim tests ---- */
+
+static void test_shim_passthrough(void)
+{
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	get_baseline();
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.data, out, sizeof out));
+	same_results(out, baseline);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), 0);
+}
+
+static void test_shim_bad_control(void)
+{
+	char out[4096], bad[600];
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	get_baseline();
+	ffs_ctl_set(S.ctl, FFS_FSYNC_EIO | FFS_WRITE_ENOSPC, 0);
+	/* no RK_FAULTFS at all */
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM_NO_CTL, S.ctl_path, S.data, out, sizeof out));
+	same_results(out, baseline);
+	/* a file that is not a control block, and one that does not exist */
+	snprintf(bad, sizeof bad, "%s/bad.ctl", S.root);
+	f = fopen(bad, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 100; i++)
+		fputs("not a control block\n", f);
+	fclose(f);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, bad, S.data, out, sizeof out));
+	same_results(out, baseline);
+	snprintf(bad, sizeof bad, "%s/missing.ctl", S.root);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, bad, S.data, out, sizeof out));
+	same_results(out, baseline);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), 0);
+}
+
+static void test_shim_fsync_eio(void)
+{
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	get_baseline();
+	ffs_ctl_set(S.ctl, FFS_FSYNC_EIO, 0);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.data, out, sizeof out));
+	for (size_t i = 0; i < N_OF(sync_steps); i++)
+		CU_ASSERT_EQUAL(val(out, sync_steps[i]), EIO);
+	for (size_t i = 0; i < N_OF(write_steps); i++)
+		CU_ASSERT_EQUAL(val(out, write_steps[i]), val(baseline, write_steps[i]));
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), N_OF(sync_steps));
+}
+
+static void test_shim_write_enospc(void)
+{
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	ffs_ctl_set(S.ctl, FFS_WRITE_ENOSPC, 0);
+	/* the probe's own output is written to a pipe with write(2) and must still arrive */
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.data, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "open"), 0);
+	for (size_t i = 0; i < N_OF(write_steps); i++)
+		CU_ASSERT_EQUAL(val(out, write_steps[i]), ENOSPC);
+	for (size_t i = 0; i < N_OF(sync_steps); i++)
+		CU_ASSERT_EQUAL(val(out, sync_steps[i]), 0);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), N_OF(write_steps));
+}
+
+static void test_shim_outside_prefix(void)
+{
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	get_baseline();
+	ffs_ctl_set(S.ctl, FFS_FSYNC_EIO | FFS_WRITE_ENOSPC | FFS_FSYNC_SLOW, 5000);
+	/* S.other, and S.data's sibling whose name merely starts like it */
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.other, out, sizeof out));
+	same_results(out, baseline);
+	strcat(S.other, "/../data2");
+	CU_ASSERT_FATAL(mkdir(S.other, 0700) == 0);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.other, out, sizeof out));
+	same_results(out, baseline);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), 0);
+}
+
+static void test_shim_slow(void)
+{
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	ffs_ctl_set(S.ctl, FFS_FSYNC_SLOW, 300);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, S.ctl_path, S.data, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "fsync"), 0);
+	CU_ASSERT_EQUAL(val(out, "fdatasync"), 0);
+	CU_ASSERT_EQUAL(val(out, "dirfsync"), 0);
+	CU_ASSERT(val(out, "fsync_ms") >= 300);
+	CU_ASSERT(val(out, "fdatasync_ms") >= 300);
+	/* fsync, fdatasync and the directory's fsync; sync_file_range is never slowed */
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), 3);
+}
+
+/* Faults switched while the process runs take effect at its next call. */
+static void test_shim_toggle(void)
+{
+	struct probe pr;
+	char out[4096];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	CU_ASSERT_FATAL(probe_start(&pr, ENV_SHIM, S.ctl_path, S.data, 3));
+	CU_ASSERT(probe_round(&pr, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "fsync"), 0);
+	CU_ASSERT_EQUAL(val(out, "write"), 0);
+	ffs_ctl_set(S.ctl, FFS_FSYNC_EIO | FFS_WRITE_ENOSPC, 0);
+	probe_next(&pr);
+	CU_ASSERT(probe_round(&pr, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "fsync"), EIO);
+	CU_ASSERT_EQUAL(val(out, "write"), ENOSPC);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), N_OF(sync_steps) + N_OF(write_steps));
+	ffs_ctl_set(S.ctl, 0, 0);
+	probe_next(&pr);
+	CU_ASSERT(probe_round(&pr, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "fsync"), 0);
+	CU_ASSERT_EQUAL(val(out, "write"), 0);
+	CU_ASSERT_EQUAL(probe_finish(&pr), 0);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(S.ctl), N_OF(sync_steps) + N_OF(write_steps));
+}
+
+/* A prefix given through a symlink matches the files' real names. */
+static void test_shim_symlink_prefix(void)
+{
+	char link[600], ctl2[600], out[4096];
+	struct ffs_ctl *c2;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(S.ctl);
+	snprintf(link, sizeof link, "%s/link", S.root);
+	snprintf(ctl2, sizeof ctl2, "%s/faultfs2.ctl", S.root);
+	CU_ASSERT_FATAL(symlink(S.data, link) == 0);
+	CU_ASSERT_FATAL(ffs_ctl_create(ctl2, link, &c2) == RK_OK);
+	ffs_ctl_set(c2, FFS_FSYNC_EIO, 0);
+	CU_ASSERT_FATAL(probe_once(ENV_SHIM, ctl2, link, out, sizeof out));
+	CU_ASSERT_EQUAL(val(out, "fsync"), EIO);
+	CU_ASSERT_EQUAL(ffs_ctl_hits(c2), N_OF(sync_steps));
+	ffs_ctl_close(c2);
+	CU_ASSERT_EQUAL(ffs_ctl_create(ctl2, "", &c2), RK_EINVAL);
+}
+
 static CU_TestInfo proxy_tests[] = {
 	{"roundtrip", test_roundtrip},
 	{"stream_backpressure", test_stream_backpressure},
@@ -574,8 +932,21 @@ static CU_TestInfo proxy_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo shim_tests[] = {
+	{"passthrough", test_shim_passthrough},
+	{"bad_control", test_shim_bad_control},
+	{"fsync_eio", test_shim_fsync_eio},
+	{"write_enospc", test_shim_write_enospc},
+	{"outside_prefix", test_shim_outside_prefix},
+	{"slow", test_shim_slow},
+	{"toggle", test_shim_toggle},
+	{"symlink_prefix", test_shim_symlink_prefix},
+	CU_TEST_INFO_NULL,
+};
+
 static CU_SuiteInfo suites[] = {
 	{"proxy", NULL, NULL, proxy_setup, proxy_teardown, proxy_tests},
+	{"shim", NULL, NULL, shim_setup, shim_teardown, shim_tests},
 	CU_SUITE_INFO_NULL,
 };
 
