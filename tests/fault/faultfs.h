@@ -18,12 +18,14 @@
  *                     FFS_FSYNC_EIO is set too, else to the real call)
  *
  * and only for descriptors whose /proc/self/fd link names a path equal to the prefix or under
- * it: sockets, pipes, eventfds, stderr and files elsewhere are never faulted. With no flag
- * set, a call costs one atomic load before going to libc. That covers every call raftkvd's
- * storage makes durable data with (src/storage/io.c: pwrite, fdatasync, fsync, fallocate;
- * snapfile.c: fsync of a directory); ftruncate, rename, unlink and reads are not faulted.
+ * it: sockets, pipes, eventfds, and stderr or log files elsewhere are never faulted (so keep
+ * the daemon's log out of its data directory). With no flag set, a call costs one atomic load
+ * before going to libc. That covers every call raftkvd's storage makes durable data with
+ * (src/storage/io.c: pwrite, fdatasync, fsync, fallocate; snapfile.c: fsync of a directory);
+ * ftruncate, rename, unlink and reads are not faulted.
  * Writes glibc makes internally (stdio's buffered fwrite/fflush) do not go through the
- * interposed symbols and are not faulted either: storage does not use stdio.
+ * interposed symbols and are not faulted either, nor are O_SYNC/O_DSYNC writes treated as
+ * syncs, msync, or raw syscall(2)s: storage uses none of them.
  *
  * If RK_FAULTFS is unset, or the file is missing, too short, or has the wrong magic or
  * version, the shim passes everything through. The prefix is read once, when the shim loads.
@@ -70,7 +72,7 @@ _Static_assert(sizeof(struct ffs_ctl) == 280, "ffs_ctl layout");
 /* shared between processes: the atomics must be real instructions, not a lock in one process */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2, "lock-free atomics");
 
-/* Create (or truncate) the control file @path with no fault set, faulting only files under
+/* Create (or reset) the control file @path with no fault set, faulting only files under
  * @prefix (a directory; resolved with realpath() when it exists, so that it matches the
  * kernel's names of open files), and map it. Returns owned *@out (ffs_ctl_close()).
  * Errors: RK_EINVAL (@prefix empty or too long), RK_EIO (create, size or map failed). */

@@ -42,7 +42,9 @@ int ffs_ctl_create(const char *path, const char *prefix, struct ffs_ctl **out)
 	if (len >= FFS_PREFIX_MAX)
 		return RK_EINVAL;
 
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* no O_TRUNC: a daemon may still map an old file of the same name, and touching its
+	 * mapping while the file is shorter than the block would kill it with SIGBUS */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return RK_EIO;
 	if (ftruncate(fd, (off_t)sizeof *c) != 0)
@@ -50,6 +52,7 @@ int ffs_ctl_create(const char *path, const char *prefix, struct ffs_ctl **out)
 	c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (c == MAP_FAILED)
 		goto out_close;
+	__atomic_store_n(&c->magic, 0, __ATOMIC_RELAXED);
 	c->version = FFS_VERSION;
 	atomic_store(&c->flags, 0);
 	atomic_store(&c->fsync_delay_ms, 0);

@@ -343,7 +343,7 @@ static void on_accept(struct fp_proxy *p, struct link *l)
 
 /* Read what fd[@d] has into flow @d (or throw it away if the direction is blackholed).
  * May close @c. */
-static void read_flow(struct fp_proxy *p, struct conn *c, unsigned d, uint64_t now)
+static void read_flow(struct fp_proxy *p, struct conn *c, unsigned d)
 {
 	struct flow *f = &c->flow[d];
 	struct dir *dir = &c->l->dir[d];
@@ -388,7 +388,9 @@ static void read_flow(struct fp_proxy *p, struct conn *c, unsigned d, uint64_t n
 			return;
 		}
 		ch->next = NULL;
-		ch->read_ns = now;
+		/* stamped after the read, not at the wakeup: bytes may have arrived in between,
+		 * and none may leave before its full delay */
+		ch->read_ns = now_ns();
 		ch->len = (size_t)n;
 		ch->off = 0;
 		memcpy(ch->data, p->scratch, (size_t)n);
@@ -440,8 +442,7 @@ static bool write_flow(struct fp_proxy *p, struct conn *c, unsigned d, uint64_t 
 	return true;
 }
 
-static void on_conn_event(struct fp_proxy *p, struct conn *c, unsigned side, uint32_t events,
-			  uint64_t now)
+static void on_conn_event(struct fp_proxy *p, struct conn *c, unsigned side, uint32_t events)
 {
 	if (c->dead)
 		return;
@@ -469,7 +470,7 @@ static void on_conn_event(struct fp_proxy *p, struct conn *c, unsigned side, uin
 	if (events & EPOLLHUP)
 		c->hup[side] = true;
 	if (events & (EPOLLIN | EPOLLHUP))
-		read_flow(p, c, side, now);
+		read_flow(p, c, side);
 }
 
 /* Write what is due everywhere, finish connections whose both streams ended, refresh epoll
@@ -493,9 +494,10 @@ static int pump_all(struct fp_proxy *p)
 				}
 				for (unsigned d = 0; d < 2; d++) {
 					const struct chunk *h = c->flow[d].head;
+					uint64_t due = h != NULL ? due_ns(c, d, h) : UINT64_MAX;
 
-					if (h != NULL && due_ns(c, d, h) > now && due_ns(c, d, h) < next)
-						next = due_ns(c, d, h);
+					if (due > now && due < next)
+						next = due;
 				}
 			}
 			update_events(p, c, now);
@@ -656,7 +658,6 @@ static void *loop(void *arg)
 
 	while (!p->stop) {
 		int n = epoll_wait(p->epfd, ev, MAX_EVENTS, timeout);
-		uint64_t now = now_ns();
 
 		if (n < 0) {
 			RK_CHECK(errno == EINTR);
@@ -673,7 +674,7 @@ static void *loop(void *arg)
 				on_accept(p, r->obj);
 				break;
 			case REF_CONN:
-				on_conn_event(p, r->obj, r->side, ev[i].events, now);
+				on_conn_event(p, r->obj, r->side, ev[i].events);
 				break;
 			}
 		}

@@ -92,6 +92,14 @@ static int connect_lo(int port, int sndbuf)
 	return fd;
 }
 
+/* Milliseconds from now until @end (a now_ms() time), 0 once past. */
+static int left_ms(uint64_t end)
+{
+	uint64_t now = now_ms();
+
+	return end > now ? (int)(end - now) : 0;
+}
+
 static bool readable_within(int fd, int ms)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -132,7 +140,7 @@ static bool recv_exact(int fd, void *buf, size_t n)
 	while (n > 0) {
 		ssize_t r;
 
-		if (!readable_within(fd, (int)(end > now_ms() ? end - now_ms() : 0)))
+		if (!readable_within(fd, left_ms(end)))
 			return false;
 		r = recv(fd, p, n, 0);
 		if (r <= 0)
@@ -152,7 +160,7 @@ static bool closes(int fd)
 	for (;;) {
 		ssize_t r;
 
-		if (!readable_within(fd, (int)(end > now_ms() ? end - now_ms() : 0)))
+		if (!readable_within(fd, left_ms(end)))
 			return false;
 		r = recv(fd, buf, sizeof buf, 0);
 		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
@@ -680,7 +688,7 @@ static bool probe_round(struct probe *pr, char *buf, size_t size)
 	while (strstr(buf, "end\n") == NULL) {
 		ssize_t r;
 
-		if (len + 1 >= size || !readable_within(pr->out, (int)(end > now_ms() ? end - now_ms() : 0)))
+		if (len + 1 >= size || !readable_within(pr->out, left_ms(end)))
 			return false;
 		/* one byte at a time: the next round's lines must stay in the pipe */
 		r = read(pr->out, buf + len, 1);
