@@ -29,6 +29,7 @@ struct fr_opts {
 	int appkeys;           /* append-only keys per generation */
 	unsigned seconds;      /* of faults and load */
 	unsigned interval_ms;  /* mean gap between two faults */
+	unsigned hold_ms;      /* mean time a fault is held (doubled under sanitizers) */
 	unsigned think_ms;     /* mean pause of a client between two ops */
 	unsigned generation_s; /* keys are replaced by fresh ones this often */
 	uint64_t seed;

@@ -365,7 +365,7 @@ void *fr_nemesis_main(void *arg)
 		fc_reap_exited(&r->cl, false);
 		if (atomic_load(&r->stop_nemesis) || n == 0)
 			break;
-		apply_fault(nm, order[next], scale * (1000 + fr_rnd_below(&r->nem_rng, 2000)));
+		apply_fault(nm, order[next], scale * (r->o.hold_ms / 2 + fr_rnd_below(&r->nem_rng, r->o.hold_ms + 1)));
 		next = (next + 1) % n;
 		fr_heal(nm);
 		fc_logf(&r->cl, false, "healed");

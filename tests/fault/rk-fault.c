@@ -3,7 +3,8 @@
  *
  *   rk-fault [--nodes 3|5] [--clients K] [--seconds S | --minutes M] [--seed S]
  *            [--faults kill,pause,partition,transfer,member,disk] [--interval MS]
- *            [--keys R] [--append-keys A] [--think MS] [--keep] [-v]
+ *            [--hold MS] [--keys R] [--append-keys A] [--think MS] [--generation S]
+ *            [--keep] [-v]
  *
  * Threads (faultrun.h says who owns what):
  *   - K client threads (workload.c): each owns a libraftkv client and its recorded ops;
@@ -125,8 +126,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: rk-fault [--nodes 3|5] [--clients K] [--seconds S | --minutes M] [--seed S]\n"
 	      "                [--faults kill,pause,partition,transfer,member,disk|all]\n"
-	      "                [--interval MS] [--keys R] [--append-keys A] [--think MS]\n"
-	      "                [--generation S] [--keep] [-v]\n",
+	      "                [--interval MS] [--hold MS] [--keys R] [--append-keys A]\n"
+	      "                [--think MS] [--generation S] [--keep] [-v]\n",
 	      f);
 }
 
@@ -170,7 +171,7 @@ static int parse_groups(const char *s, unsigned *out)
 static int parse_opts(int argc, char **argv, struct fr_opts *o)
 {
 	*o = (struct fr_opts){ .nodes = 3, .clients = 8, .regs = 4, .appkeys = 2, .seconds = 60,
-			    .interval_ms = 1500, .think_ms = 15, .generation_s = 30,
+			    .interval_ms = 1500, .hold_ms = 2000, .think_ms = 15, .generation_s = 30,
 			    .seed = (uint64_t)time(NULL), .groups = (1u << FR_NGROUP) - 1 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -215,6 +216,8 @@ static int parse_opts(int argc, char **argv, struct fr_opts *o)
 			o->regs = (int)n;
 		else if (strcmp(a, "--append-keys") == 0 && n <= 32)
 			o->appkeys = (int)n;
+		else if (strcmp(a, "--hold") == 0 && n >= 100 && n <= 600000)
+			o->hold_ms = (unsigned)n;
 		else if (strcmp(a, "--think") == 0 && n <= 10000)
 			o->think_ms = (unsigned)n;
 		else if (strcmp(a, "--generation") == 0 && n >= 1)
