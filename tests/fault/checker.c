@@ -1233,10 +1233,15 @@ static char *state_text(struct run *r, uint32_t s)
 		return strdup("the unread value of an INFO write");
 	if (materialize(r, s, 0) != RK_OK)
 		return NULL;
-	out = malloc(n + 8);
+	out = malloc(n + 48);
 	if (out == NULL)
 		return NULL;
-	snprintf(out, n + 8, "%s\"%.*s\"", r->st[s].wild ? "..." : "", (int)n, r->scratch);
+	if (n <= RK_CHK_ELIDE_OVER)
+		snprintf(out, n + 48, "%s\"%.*s\"", r->st[s].wild ? "..." : "", (int)n, r->scratch);
+	else
+		snprintf(out, n + 48, "%s\"%.*s...%.*s\" (%zu bytes)", r->st[s].wild ? "..." : "",
+			 RK_CHK_ELIDE_HEAD, r->scratch, RK_CHK_ELIDE_TAIL,
+			 r->scratch + n - RK_CHK_ELIDE_TAIL, n);
 	return out;
 }
 

@@ -161,6 +161,12 @@ int rk_chk_check_key(const struct rk_chk_history *h, size_t key, const struct rk
 void rk_chk_keyres_clear(struct rk_chk_keyres *res);
 void rk_chk_result_free(struct rk_chk_result *r);
 
+/* Values longer than RK_CHK_ELIDE_OVER bytes are printed as their first RK_CHK_ELIDE_HEAD and
+ * last RK_CHK_ELIDE_TAIL bytes (an append value's end is where its latest appends are). */
+#define RK_CHK_ELIDE_OVER 160
+#define RK_CHK_ELIDE_HEAD 48
+#define RK_CHK_ELIDE_TAIL 96
+
 /* Print one op as "line 12 op 7 p3 [100, 250] cas a b -> ok". */
 void rk_chk_print_op(FILE *f, const struct rk_chk_history *h, size_t op);
 

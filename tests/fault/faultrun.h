@@ -34,8 +34,10 @@ struct fr_opts {
 	unsigned generation_s; /* keys are replaced by fresh ones this often */
 	uint64_t seed;
 	unsigned groups;       /* bit per enum fr_group */
-	bool keep;
+	bool keep;    /* keep the run's directory even after a clean run */
+	bool discard; /* remove it even after a failed run */
 	bool verbose;
+	bool stale_reads; /* clients read serializably: a planted bug that the checks must catch */
 };
 
 enum fr_kind { FR_GET, FR_PUT, FR_CAS, FR_APPEND, FR_DELETE };
@@ -66,6 +68,7 @@ struct fr_client {
 	unsigned proc;
 	pthread_t thread;
 	struct rkc_client *rkc;
+	struct rkc_client *node_rkc[FC_MAX]; /* --stale-reads: one client per node, or NULL */
 	struct fr_oplog log;
 	uint64_t rng;
 	uint64_t written;  /* values this client wrote */

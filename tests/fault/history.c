@@ -503,12 +503,19 @@ static const char *kind_name(enum rk_chk_opkind k)
 
 static void print_val(FILE *f, const struct rk_chk_val *v)
 {
-	if (v->p == NULL)
+	if (v->p == NULL) {
 		fputs("-", f);
-	else if (v->len == 0)
+	} else if (v->len == 0) {
 		fputs("\"\"", f);
-	else
+	} else if (v->len <= RK_CHK_ELIDE_OVER) {
 		fwrite(v->p, 1, v->len, f);
+	} else {
+		/* a long append value: its start, and the end where the latest appends are */
+		fwrite(v->p, 1, RK_CHK_ELIDE_HEAD, f);
+		fputs("...", f);
+		fwrite(v->p + v->len - RK_CHK_ELIDE_TAIL, 1, RK_CHK_ELIDE_TAIL, f);
+		fprintf(f, " (%zu bytes)", v->len);
+	}
 }
 
 void rk_chk_print_op(FILE *f, const struct rk_chk_history *h, size_t i)

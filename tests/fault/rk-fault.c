@@ -4,7 +4,12 @@
  *   rk-fault [--nodes 3|5] [--clients K] [--seconds S | --minutes M] [--seed S]
  *            [--faults kill,pause,partition,transfer,member,disk] [--interval MS]
  *            [--hold MS] [--keys R] [--append-keys A] [--think MS] [--generation S]
- *            [--keep] [-v]
+ *            [--stale-reads] [--keep|--discard] [-v]
+ *
+ * --stale-reads makes the clients' gets serializable (served by whichever node they reach,
+ * possibly stale): a planted bug, to see the checks catch what a broken server would do.
+ * The run's directory is removed after a clean run and kept after a failed one; --keep keeps
+ * it always, --discard never.
  *
  * Threads (faultrun.h says who owns what):
  *   - K client threads (workload.c): each owns a libraftkv client and its recorded ops;
@@ -127,7 +132,7 @@ static void usage(FILE *f)
 	fputs("usage: rk-fault [--nodes 3|5] [--clients K] [--seconds S | --minutes M] [--seed S]\n"
 	      "                [--faults kill,pause,partition,transfer,member,disk|all]\n"
 	      "                [--interval MS] [--hold MS] [--keys R] [--append-keys A]\n"
-	      "                [--think MS] [--generation S] [--keep] [-v]\n",
+	      "                [--think MS] [--generation S] [--stale-reads] [--keep|--discard] [-v]\n",
 	      f);
 }
 
@@ -183,6 +188,14 @@ static int parse_opts(int argc, char **argv, struct fr_opts *o)
 		}
 		if (strcmp(a, "-v") == 0) {
 			o->verbose = true;
+			continue;
+		}
+		if (strcmp(a, "--discard") == 0) {
+			o->discard = true;
+			continue;
+		}
+		if (strcmp(a, "--stale-reads") == 0) {
+			o->stale_reads = true;
 			continue;
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -422,7 +435,7 @@ out:
 	if (r->cl.log != NULL)
 		fclose(r->cl.log);
 	if (r->cl.root != NULL)
-		fc_destroy(&r->cl, r->o.keep || status != 0);
+		fc_destroy(&r->cl, r->o.keep || (status != 0 && !r->o.discard));
 	for (int i = 0; i < nrun; i++)
 		rkc_close(r->clients[i].rkc);
 	if (logs != NULL)

@@ -181,6 +181,23 @@ void fr_key_name(char *buf, size_t len, unsigned gen, int slot, int regs)
 		snprintf(buf, len, "g%u-a%d", gen, slot - regs);
 }
 
+/* --stale-reads: a serializable get from a random node, through a client of that node alone. */
+static int stale_get(struct fr_client *c, const char *key, struct rkc_buf *val)
+{
+	struct fr_run *r = c->run;
+	int k = (int)fr_rnd_below(&c->rng, (unsigned)r->cl.n);
+
+	if (c->node_rkc[k] == NULL) {
+		struct rkc_options o = { .endpoints = r->cl.nodes[k].endpoint,
+					 .request_timeout_ms = r->req_timeout_ms,
+					 .deadline_ms = r->deadline_ms };
+
+		if (rkc_open(&o, &c->node_rkc[k]) != RKC_OK)
+			return RKC_ENOMEM;
+	}
+	return rkc_get(c->node_rkc[k], key, strlen(key), true, val);
+}
+
 static void one_op(struct fr_client *c)
 {
 	struct fr_run *r = c->run;
@@ -227,7 +244,8 @@ static void one_op(struct fr_client *c)
 	o->inv_ns = fr_now_ns();
 	switch (o->kind) {
 	case FR_GET:
-		rc = rkc_get(c->rkc, o->key, strlen(o->key), false, &val);
+		rc = r->o.stale_reads ? stale_get(c, o->key, &val)
+				       : rkc_get(c->rkc, o->key, strlen(o->key), false, &val);
 		break;
 	case FR_PUT:
 		rc = rkc_put(c->rkc, o->key, strlen(o->key), o->arg0, strlen(o->arg0));
@@ -266,6 +284,8 @@ void *fr_client_main(void *arg)
 		if (r->o.think_ms > 0)
 			fr_nap(fr_rnd_below(&c->rng, 2 * r->o.think_ms + 1), &r->stop_clients);
 	}
+	for (int k = 0; k < FC_MAX; k++)
+		rkc_close(c->node_rkc[k]);
 	return NULL;
 }
 
