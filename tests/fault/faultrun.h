@@ -92,6 +92,8 @@ struct fr_run {
 	struct fr_client *clients;
 	unsigned faults[FR_NFAULT_MAX]; /* applied, by fault kind (nemesis thread) */
 	unsigned problems;              /* found by the nemesis thread (crashes, failed heals) */
+	unsigned disk_unfired;          /* disk faults that no call hit while they were set */
+	atomic_uint odd_status;         /* replies that cannot happen to our requests (bugs) */
 	uint64_t nem_rng;
 };
 
@@ -99,7 +101,8 @@ struct fr_nemesis {
 	struct fr_run *r;
 	struct rkc_client *admin; /* all endpoints; status, transfer, membership */
 	int removed;              /* node index taken out of the configuration, or -1 */
-	bool disk_active;         /* a disk fault is set on some node */
+	int disk_node;            /* node index with a disk fault set, or -1 */
+	uint64_t disk_hits;       /* its shim's hit count when the fault was set */
 };
 
 /* ---- helpers (workload.c) ---- */

@@ -8,17 +8,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fault/faultfs.h"
 #include "fault/proxy.h"
 #include "harness/proc.h"
-
-/* Exit status a sanitizer error gives a node: distinct from 1, the status of a node that stops on
- * a storage error, so that a disk fault cannot hide a memory error. */
-#define SANITIZER_EXIT 66
 
 void fc_logf(struct fc_cluster *c, bool echo, const char *fmt, ...)
 {
@@ -68,41 +66,40 @@ static int write_conf(struct fc_cluster *c, int i, const int *dial_ports)
 int fc_start_node(struct fc_cluster *c, int i)
 {
 	struct fc_node *nd = &c->nodes[i];
-	char asan[1024];
-	pid_t pid;
+	char **env = NULL;
+	pid_t pid, parent = getpid();
 
 	if (nd->pid != 0)
 		return 0;
-	/* The sanitizers' options must reach the node before it runs: built here, set in the
-	 * child. An LD_PRELOAD library in front of the ASan runtime is fine for our shim. */
-	snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0 exitcode=%d",
-		 getenv("ASAN_OPTIONS") != NULL ? getenv("ASAN_OPTIONS") : "",
-		 getenv("ASAN_OPTIONS") != NULL ? " " : "", SANITIZER_EXIT);
-	pid = fork();
-	if (pid < 0)
+	/* The environment is made before fork(): after it, in a threaded process, only
+	 * async-signal-safe calls are allowed. */
+	if (c->shim != NULL && nd->ffs != NULL && ffs_child_env(environ, nd->ctl_path, &env) != 0)
 		return -1;
+	pid = fork();
+	if (pid < 0) {
+		ffs_child_env_free(env);
+		return -1;
+	}
 	if (pid == 0) {
 		int fd;
 
 		/* The nodes die with the runner if it crashes. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
+		if (getppid() != parent)
 			_exit(127);
 		fd = open(nd->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			dup2(fd, STDERR_FILENO);
 			dup2(fd, STDOUT_FILENO);
 		}
-		setenv("ASAN_OPTIONS", asan, 1);
-		if (c->shim != NULL && nd->ffs != NULL) {
-			setenv("LD_PRELOAD", c->shim, 1);
-			setenv(FFS_ENV, nd->ctl_path, 1);
-		}
-		execl(c->raftkvd, "raftkvd", "-c", nd->conf, (char *)NULL);
+		execve(c->raftkvd, (char *[]){ "raftkvd", "-c", nd->conf, NULL },
+		       env != NULL ? env : environ);
 		_exit(127);
 	}
+	ffs_child_env_free(env);
 	nd->pid = pid;
 	nd->paused = false;
+	nd->disk_fault = false;
 	nd->starts++;
 	return 0;
 }
@@ -110,6 +107,7 @@ int fc_start_node(struct fc_cluster *c, int i)
 int fc_start(struct fc_cluster *c, int n)
 {
 	int ports[2 * FC_MAX], dial[FC_MAX][FC_MAX] = { { 0 } };
+	char real[PATH_MAX];
 
 	c->n = n;
 	c->t0_ms = rk_test_now_ms();
@@ -120,6 +118,10 @@ int fc_start(struct fc_cluster *c, int n)
 	if (c->snapshot_entries == 0)
 		c->snapshot_entries = 2000;
 	c->root = rk_test_tmpdir("fault");
+	if (c->root != NULL && realpath(c->root, real) != NULL) {
+		free(c->root);
+		c->root = strdup(real);
+	}
 	if (c->root == NULL || n < 1 || n > FC_MAX || rk_test_free_ports(ports, 2 * n) != 0) {
 		fprintf(stderr, "rk-fault: cannot make a directory or find free ports\n");
 		return -1;
@@ -139,7 +141,9 @@ int fc_start(struct fc_cluster *c, int n)
 		snprintf(nd->dir, sizeof nd->dir, "%s/data%d", c->root, i + 1);
 		snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->root, i + 1);
 		snprintf(nd->ctl_path, sizeof nd->ctl_path, "%s/n%d.faultfs", c->root, i + 1);
-		if (c->shim != NULL && ffs_ctl_create(nd->ctl_path, nd->dir, &nd->ffs) != 0) {
+		/* made now, so that the shim's prefix is the path the kernel reports */
+		if (mkdir(nd->dir, 0750) != 0 ||
+		    (c->shim != NULL && ffs_ctl_create(nd->ctl_path, nd->dir, &nd->ffs) != 0)) {
 			fprintf(stderr, "rk-fault: cannot make %s\n", nd->ctl_path);
 			return -1;
 		}
@@ -160,13 +164,14 @@ int fc_start(struct fc_cluster *c, int n)
 	return 0;
 }
 
-static void note_exit(struct fc_cluster *c, int i, int st, bool expected)
+static void note_exit(struct fc_cluster *c, int i, int st)
 {
 	struct fc_node *nd = &c->nodes[i];
+	bool expected = nd->disk_fault && st == 1;
 
 	nd->pid = 0;
 	nd->paused = false;
-	if (expected && st == 1) {
+	if (expected) {
 		fc_logf(c, false, "n%u stopped on a storage error (exit 1), as it must", nd->id);
 		return;
 	}
@@ -200,7 +205,7 @@ void fc_resume(struct fc_cluster *c, int i)
 	c->nodes[i].paused = false;
 }
 
-int fc_reap_exited(struct fc_cluster *c, bool expected)
+int fc_reap_exited(struct fc_cluster *c)
 {
 	int n = 0;
 
@@ -212,7 +217,7 @@ int fc_reap_exited(struct fc_cluster *c, bool expected)
 		st = rk_test_reap(c->nodes[i].pid, 0);
 		if (st == -2)
 			continue;
-		note_exit(c, i, st, expected);
+		note_exit(c, i, st);
 		n++;
 	}
 	return n;

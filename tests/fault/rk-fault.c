@@ -48,42 +48,60 @@
 const char *const fr_group_names[FR_NGROUP] = { "kill",     "pause",  "partition",
 						   "transfer", "member", "disk" };
 
-/* FNV-1a over every key and value a node holds, read locally (serializable). */
+static uint64_t fnv(uint64_t h, const struct rkc_buf *b)
+{
+	for (size_t x = 0; x < b->len; x++)
+		h = (h ^ b->data[x]) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull; /* a separator: "ab","c" != "a","bc" */
+}
+
+/* FNV-1a over every key and value a node holds, read locally (serializable), a page at a
+ * time. The cluster takes no writes while this runs. */
 static int node_digest(struct fr_run *r, int i, uint64_t *digest, size_t *nkeys)
 {
 	struct rkc_options ro = { .endpoints = r->cl.nodes[i].endpoint,
 				  .request_timeout_ms = r->req_timeout_ms,
 				  .deadline_ms = r->deadline_ms };
-	struct rkc_range rg = { .start = "", .start_len = 0, .limit = 100000,
-				.serializable = true };
+	struct rkc_range rg = { .start = "", .limit = 500, .serializable = true };
 	struct rkc_client *one = NULL;
-	struct rkc_kv *kvs = NULL;
 	uint64_t h = 0xcbf29ce484222325ull;
-	size_t n = 0;
-	bool more = false;
-	int rc;
+	char *from = NULL;
+	bool more = true;
+	int rc = RKC_OK;
 
+	*nkeys = 0;
 	if (rkc_open(&ro, &one) != RKC_OK)
 		return -1;
-	rc = rkc_range(one, &rg, &kvs, &n, &more);
-	rkc_close(one);
-	if (rc != RKC_OK || more) {
-		fprintf(stderr, "rk-fault: range on n%d: %s\n", i + 1, rkc_strstatus(rc));
+	while (more && rc == RKC_OK) {
+		struct rkc_kv *kvs = NULL;
+		size_t n = 0;
+
+		rc = rkc_range(one, &rg, &kvs, &n, &more);
+		for (size_t k = 0; rc == RKC_OK && k < n; k++)
+			h = fnv(fnv(h, &kvs[k].key), &kvs[k].value);
+		*nkeys += n;
+		if (rc == RKC_OK && more && n > 0) {
+			/* the next page starts just after the last key: that key plus a 0 byte */
+			free(from);
+			from = malloc(kvs[n - 1].key.len + 1);
+			if (from == NULL) {
+				rc = RKC_ENOMEM;
+			} else {
+				memcpy(from, kvs[n - 1].key.data, kvs[n - 1].key.len);
+				from[kvs[n - 1].key.len] = '\0';
+				rg.start = from;
+				rg.start_len = kvs[n - 1].key.len + 1;
+			}
+		}
 		rkc_kvs_free(kvs, n);
+	}
+	rkc_close(one);
+	free(from);
+	if (rc != RKC_OK) {
+		fprintf(stderr, "rk-fault: range on n%d: %s\n", i + 1, rkc_strstatus(rc));
 		return -1;
 	}
-	for (size_t k = 0; k < n; k++) {
-		const struct rkc_buf *b[2] = { &kvs[k].key, &kvs[k].value };
-
-		for (int j = 0; j < 2; j++) {
-			for (size_t x = 0; x < b[j]->len; x++)
-				h = (h ^ b[j]->data[x]) * 0x100000001b3ull;
-			h = (h ^ 0xff) * 0x100000001b3ull; /* separator: "ab","c" != "a","bc" */
-		}
-	}
-	rkc_kvs_free(kvs, n);
 	*digest = h;
-	*nkeys = n;
 	return 0;
 }
 
@@ -125,6 +143,18 @@ static int check_convergence(struct fr_run *r, struct fr_nemesis *nm)
 			return -1;
 		}
 	return 0;
+}
+
+/* Under ASan a memory error exits 1 by default, the status of a node that stops on a storage
+ * error: give the nodes (which inherit our environment) another one. Before any thread. */
+static void set_node_asan_exitcode(void)
+{
+	const char *old = getenv("ASAN_OPTIONS");
+	char buf[1024];
+
+	snprintf(buf, sizeof buf, "%s%sexitcode=%d", old != NULL ? old : "",
+		 old != NULL && *old != '\0' ? " " : "", FC_SANITIZER_EXIT);
+	setenv("ASAN_OPTIONS", buf, 1);
 }
 
 static void usage(FILE *f)
@@ -258,13 +288,16 @@ static void print_summary(struct fr_run *r, struct fr_oplog *logs, int nlogs, do
 			off += (size_t)snprintf(line + off, sizeof line - off, "%s%s x%u",
 						off ? ", " : "", fr_fault_name(f), r->faults[f]);
 	printf("rk-fault: faults: %s\n", off ? line : "none");
+	if (r->disk_unfired != 0)
+		printf("rk-fault: %u disk faults were set while nothing wrote or synced\n",
+		       r->disk_unfired);
 }
 
 int main(int argc, char **argv)
 {
 	static struct fr_run run = { .next_op_id = 1 };
 	struct fr_run *r = &run;
-	struct fr_nemesis nm = { .r = r, .removed = -1 };
+	struct fr_nemesis nm = { .r = r, .removed = -1, .disk_node = -1 };
 	struct rkc_client *final_rkc = NULL;
 	struct fr_oplog *logs = NULL;
 	pthread_t nem_thread;
@@ -275,6 +308,7 @@ int main(int argc, char **argv)
 	uint64_t t_start, gen_start;
 
 	signal(SIGPIPE, SIG_IGN);
+	set_node_asan_exitcode();
 	if (parse_opts(argc, argv, &r->o) != 0) {
 		usage(stderr);
 		return 2;
@@ -301,7 +335,7 @@ int main(int argc, char **argv)
 		goto out;
 	snprintf(hist, sizeof hist, "%s/history.txt", r->cl.root);
 	snprintf(nemlog, sizeof nemlog, "%s/nemesis.log", r->cl.root);
-	r->cl.log = fopen(nemlog, "w");
+	r->cl.log = fopen(nemlog, "we");
 	fc_endpoints(&r->cl, r->endpoints, sizeof r->endpoints);
 	{
 		struct rkc_options ao = { .endpoints = r->endpoints,
@@ -401,11 +435,15 @@ int main(int argc, char **argv)
 			bad = true;
 
 	print_summary(r, logs, r->o.clients + 1, (double)(rk_test_now_ms() - t_start) / 60000.0);
-	if (fr_write_history(r, hist, logs, r->o.clients + 1) != 0) {
-		fprintf(stderr, "rk-fault: cannot write %s\n", hist);
-		goto out;
+	if (atomic_load(&r->odd_status) != 0) {
+		printf("rk-fault: PROBLEM: %u impossible replies (history reasons)\n",
+		       atomic_load(&r->odd_status));
+		bad = true;
 	}
-	{
+	if (fr_write_history(r, hist, logs, r->o.clients + 1) != 0) {
+		printf("rk-fault: PROBLEM: cannot write %s; no verdict\n", hist);
+		bad = true;
+	} else {
 		struct rk_chk_run_opts ro = { .appends = true, .verbose = r->o.verbose };
 		int v;
 
@@ -434,10 +472,13 @@ out:
 	rkc_close(final_rkc);
 	if (r->cl.log != NULL)
 		fclose(r->cl.log);
+	r->cl.log = NULL;
 	if (r->cl.root != NULL)
 		fc_destroy(&r->cl, r->o.keep || (status != 0 && !r->o.discard));
-	for (int i = 0; i < nrun; i++)
+	for (int i = 0; i < nrun; i++) {
 		rkc_close(r->clients[i].rkc);
+		fr_oplog_free(&r->clients[i].log); /* empty unless the run never started */
+	}
 	if (logs != NULL)
 		for (int i = 0; i <= r->o.clients; i++)
 			fr_oplog_free(&logs[i]);

@@ -79,15 +79,35 @@ void fr_oplog_free(struct fr_oplog *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* A value read, as a history token. Ours are printable and free of spaces, never "" or "-": a
+ * value that is not gets its odd bytes replaced by '?', which keeps the history well formed
+ * and makes it a value no client wrote, so the checker reports the corruption. */
+static char *read_token(const struct rkc_buf *val)
+{
+	char *t = malloc(val->len + 2);
+	size_t n = 0;
+
+	if (t == NULL)
+		return NULL;
+	if (val->len == 0 || (val->len == 1 && val->data[0] == '-'))
+		t[n++] = '?';
+	for (size_t i = 0; i < val->len; i++)
+		t[n++] = val->data[i] > ' ' && val->data[i] < 0x7f ? (char)val->data[i] : '?';
+	t[n] = '\0';
+	return t;
+}
+
 /* Map a libraftkv status to the history: only answers from the cluster are definite. */
-static void complete(struct fr_op *o, int rc, const struct rkc_buf *val)
+static void complete(struct fr_run *r, struct fr_op *o, int rc, const struct rkc_buf *val)
 {
 	o->ret_ns = fr_now_ns();
 	switch (rc) {
 	case RKC_OK:
 		o->status = FR_OK;
-		if (o->kind == FR_GET)
-			o->result = strndup((const char *)val->data, val->len);
+		if (o->kind == FR_GET && (o->result = read_token(val)) == NULL) {
+			o->status = FR_INFO; /* out of memory: the read is lost, not absent */
+			o->reason = "client-enomem";
+		}
 		return;
 	case RKC_NOT_FOUND:
 		if (o->kind == FR_GET) {
@@ -105,20 +125,28 @@ static void complete(struct fr_op *o, int rc, const struct rkc_buf *val)
 	case RKC_TOO_LARGE:
 	case RKC_BAD_REQUEST:
 	case RKC_EINVAL:
-		/* refused before reaching the data: cannot happen with our requests */
+		/* refused before reaching the data, and impossible for our requests: a bug */
+		atomic_fetch_add(&r->odd_status, 1);
 		o->status = FR_FAIL;
+		o->reason = rkc_strstatus(rc);
+		return;
+	case RKC_INTERNAL:
+	case RKC_EPROTO:
+		/* a server bug, or a reply the client cannot read; the outcome is unknown */
+		atomic_fetch_add(&r->odd_status, 1);
+		o->status = FR_INFO;
 		o->reason = rkc_strstatus(rc);
 		return;
 	default:
 		/* TIMEOUT, UNAVAILABLE, NOT_LEADER after every redirect, BUSY past the deadline,
-		 * INTERNAL, a broken reply: the write may or may not have happened. */
+		 * ENOMEM in the client: the write may or may not have happened. */
 		o->status = FR_INFO;
 		o->reason = rkc_strstatus(rc);
 		return;
 	}
 }
 
-/* A value as a history token: "" for the empty value (ours never are). */
+/* A value as a history token: "-" for absent, "" for the empty value (ours never are). */
 static void put_token(FILE *f, const char *s)
 {
 	fputs(s == NULL ? "-" : *s == '\0' ? "\"\"" : s, f);
@@ -127,7 +155,8 @@ static void put_token(FILE *f, const char *s)
 int fr_write_history(const struct fr_run *r, const char *path, const struct fr_oplog *logs,
 		     int nlogs)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = fopen(path, "we");
+	int bad;
 
 	if (f == NULL)
 		return -1;
@@ -159,7 +188,9 @@ int fr_write_history(const struct fr_run *r, const char *path, const struct fr_o
 			fputc('\n', f);
 		}
 	}
-	return fclose(f) == 0 ? 0 : -1;
+	/* a short history could show reads whose writes are missing: fail, never check it */
+	bad = ferror(f);
+	return fclose(f) == 0 && !bad ? 0 : -1;
 }
 
 void fr_count(const struct fr_oplog *logs, int nlogs, size_t *ok, size_t *fail, size_t *info)
@@ -229,7 +260,8 @@ static void one_op(struct fr_client *c)
 		o->arg0 = strdup(fresh);
 		break;
 	case FR_CAS:
-		/* expect the last value this client saw there, or any value when it saw none */
+		/* expect the last value this client saw there; when it saw none, a value nobody
+		 * writes (client 0 numbers its values from 1), which must fail */
 		o->arg0 = strdup(c->last[slot][0] != '\0' ? c->last[slot] : "p0-0");
 		o->arg1 = strdup(fresh);
 		break;
@@ -238,6 +270,8 @@ static void one_op(struct fr_client *c)
 	}
 	if ((o->kind != FR_GET && o->kind != FR_DELETE && o->arg0 == NULL) ||
 	    (o->kind == FR_CAS && o->arg1 == NULL)) {
+		free(o->arg0);
+		free(o->arg1);
 		c->log.n--;
 		return;
 	}
@@ -261,7 +295,7 @@ static void one_op(struct fr_client *c)
 		rc = rkc_delete(c->rkc, o->key, strlen(o->key));
 		break;
 	}
-	complete(o, rc, &val);
+	complete(r, o, rc, &val);
 	if (o->status == FR_OK && o->kind == FR_GET && o->result != NULL)
 		snprintf(c->last[slot], sizeof c->last[slot], "%s", o->result);
 	else if (o->status == FR_OK && (o->kind == FR_PUT || o->kind == FR_CAS))
@@ -313,7 +347,7 @@ int fr_final_reads(struct fr_run *r, struct rkc_client *rkc, struct fr_oplog *lo
 				snprintf(o->key, sizeof o->key, "%s", key);
 				o->inv_ns = fr_now_ns();
 				rc = rkc_get(rkc, key, strlen(key), false, &val);
-				complete(o, rc, &val);
+				complete(r, o, rc, &val);
 				rkc_buf_free(&val);
 				done = o->status == FR_OK;
 			}
