@@ -1150,8 +1150,10 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	rc.election_ticks_max = cfg->election_max_ms / n->tick_ms;
 	rc.max_msg_bytes = cfg->max_frame_bytes / 2;
 	rc.seed = cfg->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL);
+	/* The core takes the loaded entries' data as it is: one copy of the log fewer. */
+	rs.take_data = true;
 	n->raft = rk_raft_new(&rc, &rs, &rv);
-	free_loaded(&lc);
+	rk_free(lc.v);
 	lc.v = NULL;
 	lc.n = 0;
 	if (n->raft == NULL) {
