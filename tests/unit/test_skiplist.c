@@ -35,6 +35,54 @@ static void check_sorted(const struct rk_slist *sl, size_t want)
 		for (e = sl->head->next[lvl]; e != NULL && e->next[lvl] != NULL; e = e->next[lvl])
 			CU_ASSERT(rk_keycmp(rk_kent_key(e), e->klen, rk_kent_key(e->next[lvl]),
 					    e->next[lvl]->klen) < 0);
+	/* The list knows its last entry at every level (the head where a level is empty). */
+	for (lvl = 0; lvl < RK_SL_MAXLEVEL; lvl++) {
+		const struct rk_kent *x = sl->head;
+
+		while (x->next[lvl] != NULL)
+			x = x->next[lvl];
+		CU_ASSERT_PTR_EQUAL(sl->last[lvl], x);
+	}
+}
+
+/* Ascending keys take the no-search path; removing the last entries and inserting below and
+ * above them again keeps the per-level last entries right. */
+static void test_ascending_and_tail_removal(void)
+{
+	struct rk_slist sl;
+	struct rk_kent *all[1200];
+	char key[16];
+	int i, n = 1000;
+
+	CU_ASSERT_FATAL(rk_slist_init(&sl) == RK_OK);
+	check_sorted(&sl, 0);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "%06d", i * 2);
+		all[i] = mk(&sl, key, strlen(key));
+		rk_slist_insert(&sl, all[i]);
+	}
+	check_sorted(&sl, (size_t)n);
+	for (i = n - 1; i >= n - 300; i--) { /* from the end */
+		rk_slist_remove(&sl, all[i]);
+		rk_free(all[i]);
+	}
+	check_sorted(&sl, (size_t)n - 300);
+	for (i = n - 300; i < n; i++) { /* odd keys: in between, then above the end */
+		snprintf(key, sizeof key, "%06d", i < n - 150 ? (i - 500) * 2 + 1 : i * 2);
+		all[i] = mk(&sl, key, strlen(key));
+		rk_slist_insert(&sl, all[i]);
+	}
+	check_sorted(&sl, (size_t)n);
+	for (i = 0; i < n; i++) {
+		rk_slist_remove(&sl, all[i]);
+		rk_free(all[i]);
+	}
+	check_sorted(&sl, 0);
+	snprintf(key, sizeof key, "%06d", 1);
+	all[0] = mk(&sl, key, strlen(key));
+	rk_slist_insert(&sl, all[0]);
+	check_sorted(&sl, 1);
+	rk_slist_close(&sl);
 }
 
 static void test_insert_seek_remove(void)
@@ -146,6 +194,7 @@ static void test_hindex_incremental(void)
 
 CU_TestInfo test_skiplist_tests[] = {
 	{"insert_seek_remove", test_insert_seek_remove},
+	{"ascending_and_tail_removal", test_ascending_and_tail_removal},
 	{"hash_spread", test_hash_spread},
 	{"hindex_incremental", test_hindex_incremental},
 	CU_TEST_INFO_NULL,
