@@ -1140,6 +1140,10 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	rv = open_storage(n, &rs, &lc, err);
 	if (rv != RK_OK)
 		goto err;
+	/* The log will be replayed into the store: size its hash index for it once (a hint; a
+	 * store without the memory just resizes as it goes). */
+	if (lc.n > 0 && rk_kv_reserve(n->kv, lc.n) != RK_OK)
+		rk_log(RK_LOG_WARN, "no memory to size the store's index for %zu entries", lc.n);
 
 	/* The tick divides the heartbeat and both election bounds, so that each is exact, and
 	 * is at most 10 ms, so that the randomized timeout has a fine grain. */

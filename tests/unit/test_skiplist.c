@@ -192,7 +192,51 @@ static void test_hindex_incremental(void)
 	rk_slist_close(&sl);
 }
 
+/* Reserving grows the index at once (finishing a resize under way), keeps every entry
+ * findable, and the inserts up to the reserved size then never start a resize. */
+static void test_hindex_reserve(void)
+{
+	struct rk_hindex hi;
+	struct rk_slist sl;
+	struct rk_kent *e;
+	char key[16];
+	int i, n = 3000, resizing_seen = 0;
+
+	CU_ASSERT_FATAL(rk_hindex_init(&hi, 16) == RK_OK);
+	CU_ASSERT_FATAL(rk_slist_init(&sl) == RK_OK);
+	for (i = 0; i < 17; i++) { /* one past 16: a resize has started */
+		snprintf(key, sizeof key, "r%d", i);
+		e = mk(&sl, key, strlen(key));
+		rk_hindex_insert(&hi, e);
+		rk_slist_insert(&sl, e);
+	}
+	CU_ASSERT(hi.moving != SIZE_MAX);
+	CU_ASSERT_EQUAL(rk_hindex_reserve(&hi, 17 + 3000), RK_OK);
+	CU_ASSERT_EQUAL(hi.moving, SIZE_MAX);
+	CU_ASSERT_EQUAL(hi.t[0].mask + 1, 4096);
+	CU_ASSERT_EQUAL(rk_hindex_reserve(&hi, 100), RK_OK); /* smaller: nothing to do */
+	CU_ASSERT_EQUAL(hi.t[0].mask + 1, 4096);
+	for (i = 17; i < n; i++) {
+		snprintf(key, sizeof key, "r%d", i);
+		e = mk(&sl, key, strlen(key));
+		rk_hindex_insert(&hi, e);
+		rk_slist_insert(&sl, e);
+		rk_hindex_step(&hi);
+		resizing_seen += hi.moving != SIZE_MAX;
+	}
+	CU_ASSERT_EQUAL(resizing_seen, 0);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "r%d", i);
+		CU_ASSERT_PTR_NOT_NULL(rk_hindex_find(&hi, (const uint8_t *)key, strlen(key),
+						      rk_hash64(key, strlen(key), 0)));
+	}
+	CU_ASSERT_EQUAL(rk_hindex_count(&hi), (size_t)n);
+	rk_hindex_close(&hi);
+	rk_slist_close(&sl);
+}
+
 CU_TestInfo test_skiplist_tests[] = {
+	{"hindex_reserve", test_hindex_reserve},
 	{"insert_seek_remove", test_insert_seek_remove},
 	{"ascending_and_tail_removal", test_ascending_and_tail_removal},
 	{"hash_spread", test_hash_spread},
