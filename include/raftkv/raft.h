@@ -161,13 +161,15 @@ struct rk_raft_restore {
 	struct rk_snap_meta snap;       /* last installed or taken snapshot (index 0: none) */
 	const struct rk_entry *entries; /* borrowed for the call: the log after snap.index */
 	size_t n_entries;
+	bool take_data; /* rk_raft_new takes every entries[k].data.base, on success and on
+			 * error (a restart skips one copy of the log); false: it copies */
 };
 
 struct rk_raft;
 
-/* Create a core from durable state (copied: @rs is borrowed for the call). Returns owned
- * (free with rk_raft_free) or NULL with *rv set. Errors: RK_ENOMEM, RK_ECONFIG (bad config),
- * RK_ECORRUPT (entries not contiguous after snap.index, or terms going down). */
+/* Create a core from durable state (copied: @rs is borrowed for the call, but see take_data).
+ * Returns owned (free with rk_raft_free) or NULL with *rv set. Errors: RK_ENOMEM, RK_ECONFIG
+ * (bad config), RK_ECORRUPT (entries not contiguous after snap.index, or terms going down). */
 struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_raft_restore *rs,
 			    int *rv);
 void rk_raft_free(struct rk_raft *r);

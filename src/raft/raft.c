@@ -321,11 +321,22 @@ void rk_reset_election_timer(struct rk_raft *r)
 	r->rand_timeout = r->cfg.election_ticks + (unsigned)(splitmix64(&r->rng) % span);
 }
 
+/* On a failed start with @rs->take_data, free the data of entries[from..] (those before are
+ * in the log, which frees them). */
+static void drop_restore_data(const struct rk_raft_restore *rs, size_t from)
+{
+	if (!rs->take_data)
+		return;
+	for (size_t k = from; k < rs->n_entries; k++)
+		rk_free(rs->entries[k].data.base);
+}
+
 struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_raft_restore *rs,
 			    int *rv)
 {
 	struct rk_raft *r;
 	rk_index last;
+	size_t k = 0;
 	int err;
 
 	if (cfg->id == 0 || cfg->heartbeat_ticks == 0 ||
@@ -334,11 +345,13 @@ struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_ra
 	    cfg->max_inflight == 0 ||
 	    cfg->max_inflight > RK_MAX_INFLIGHT || cfg->max_msg_bytes == 0 ||
 	    cfg->snap_chunk_bytes == 0 || rs->snap.conf.n > RK_CONF_MAX) {
+		drop_restore_data(rs, 0);
 		*rv = RK_ECONFIG;
 		return NULL;
 	}
 	r = rk_calloc(1, sizeof *r);
 	if (r == NULL) {
+		drop_restore_data(rs, 0);
 		*rv = RK_ENOMEM;
 		return NULL;
 	}
@@ -355,14 +368,19 @@ struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_ra
 	err = rk_rlog_reserve(&r->log, rs->n_entries);
 	if (err != RK_OK)
 		goto err_free;
-	for (size_t k = 0; k < rs->n_entries; k++) {
+	for (k = 0; k < rs->n_entries; k++) {
 		struct rk_entry e = rs->entries[k];
 
 		if (e.index != rs->snap.index + 1 + k || e.term < rk_rlog_last_term(&r->log)) {
 			err = RK_ECORRUPT;
 			goto err_free;
 		}
-		if (e.data.len > 0) {
+		if (rs->take_data) {
+			if (e.data.len == 0) {
+				rk_free(e.data.base);
+				e.data.base = NULL;
+			}
+		} else if (e.data.len > 0) {
 			e.data.base = rk_malloc(e.data.len);
 			if (e.data.base == NULL) {
 				err = RK_ENOMEM;
@@ -392,6 +410,7 @@ struct rk_raft *rk_raft_new(const struct rk_raft_config *cfg, const struct rk_ra
 err_free:
 	rk_rlog_close(&r->log);
 	rk_free(r);
+	drop_restore_data(rs, k);
 	*rv = err;
 	return NULL;
 }

@@ -1140,6 +1140,10 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	rv = open_storage(n, &rs, &lc, err);
 	if (rv != RK_OK)
 		goto err;
+	/* The log will be replayed into the store: size its hash index for it once (a hint; a
+	 * store without the memory just resizes as it goes). */
+	if (lc.n > 0 && rk_kv_reserve(n->kv, lc.n) != RK_OK)
+		rk_log(RK_LOG_WARN, "no memory to size the store's index for %zu entries", lc.n);
 
 	/* The tick divides the heartbeat and both election bounds, so that each is exact, and
 	 * is at most 10 ms, so that the randomized timeout has a fine grain. */
@@ -1150,8 +1154,10 @@ int rk_node_start(const struct rk_config *cfg, struct rk_node **out, struct rk_e
 	rc.election_ticks_max = cfg->election_max_ms / n->tick_ms;
 	rc.max_msg_bytes = cfg->max_frame_bytes / 2;
 	rc.seed = cfg->id * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL);
+	/* The core takes the loaded entries' data as it is: one copy of the log fewer. */
+	rs.take_data = true;
 	n->raft = rk_raft_new(&rc, &rs, &rv);
-	free_loaded(&lc);
+	rk_free(lc.v);
 	lc.v = NULL;
 	lc.n = 0;
 	if (n->raft == NULL) {

@@ -1141,24 +1141,32 @@ static uint64_t data_end(int fd, uint64_t size)
 	}
 }
 
-static int read_whole(int fd, uint64_t size, uint8_t **out)
-{
-	uint8_t *buf = rk_malloc(size ? size : 1);
+/* Recovery reads every segment whole into one buffer, grown as needed and kept from segment
+ * to segment: a fresh 64 MiB buffer per segment would fault in and zero every page again. */
+struct scratch {
+	uint8_t *p;
+	uint64_t cap;
+};
 
-	if (buf == NULL)
-		return RK_ENOMEM;
-	if (rk_storage_pread_full(fd, buf, size, 0) != (ssize_t)size) {
-		rk_free(buf);
-		return RK_EIO;
+static int read_whole(int fd, uint64_t size, struct scratch *sc)
+{
+	if (size > sc->cap || sc->p == NULL) {
+		rk_free(sc->p);
+		sc->cap = 0;
+		sc->p = rk_malloc(size ? size : 1);
+		if (sc->p == NULL)
+			return RK_ENOMEM;
+		sc->cap = size;
 	}
-	*out = buf;
+	if (rk_storage_pread_full(fd, sc->p, size, 0) != (ssize_t)size)
+		return RK_EIO;
 	return RK_OK;
 }
 
 /* Load segment file @name starting at @first: check header and every record. @expect is the
  * index it must start at (0: any, for the oldest). Only @is_last may have a torn tail. */
 static int recover_seg(struct rk_wal *w, const char *name, rk_index first, bool is_last,
-		       struct rk_err *err)
+		       struct scratch *sc, struct rk_err *err)
 {
 	struct seg *s;
 	struct stat st;
@@ -1181,7 +1189,8 @@ static int recover_seg(struct rk_wal *w, const char *name, rk_index first, bool 
 	}
 	/* only the last segment is preallocated; the others end exactly at their last record */
 	size = is_last ? data_end(s->fd, (uint64_t)st.st_size) : (uint64_t)st.st_size;
-	rv = read_whole(s->fd, size, &buf);
+	rv = read_whole(s->fd, size, sc);
+	buf = sc->p;
 	if (rv != RK_OK) {
 		rv = rk_err_set(err, rv, "read %s/%s", w->dir, name);
 		goto err_free;
@@ -1245,14 +1254,12 @@ static int recover_seg(struct rk_wal *w, const char *name, rk_index first, bool 
 		goto err_free;
 	}
 done:
-	rk_free(buf);
 	if (segs_push(w, s) != RK_OK) {
 		seg_free(s);
 		return rk_err_set(err, RK_ENOMEM, "wal segment list");
 	}
 	return RK_OK;
 err_free:
-	rk_free(buf);
 	seg_free(s);
 	return rv;
 }
@@ -1359,6 +1366,7 @@ static int recover(struct rk_wal *w, struct rk_err *err)
 {
 	char name[SEG_NAME_LEN + 1];
 	rk_index *firsts = NULL;
+	struct scratch sc = { NULL, 0 };
 	size_t n = 0;
 	bool have_tmp;
 	struct seg *t;
@@ -1390,10 +1398,12 @@ static int recover(struct rk_wal *w, struct rk_err *err)
 				goto out;
 			}
 		}
-		rv = recover_seg(w, name, firsts[i], i + 1 == n, err);
+		rv = recover_seg(w, name, firsts[i], i + 1 == n, &sc, err);
 		if (rv != RK_OK)
 			goto out;
 	}
+	rk_free(sc.p);
+	sc.p = NULL;
 	if (w->nsegs == 0) {
 		t = seg_new(1);
 		if (t == NULL || segs_push(w, t) != RK_OK) {
@@ -1419,6 +1429,7 @@ static int recover(struct rk_wal *w, struct rk_err *err)
 	w->wseg = t;
 	w->last = w->written = w->durable = t->first + t->count - 1;
 out:
+	rk_free(sc.p);
 	rk_free(firsts);
 	return rv;
 }

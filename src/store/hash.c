@@ -180,6 +180,28 @@ void rk_hindex_step(struct rk_hindex *hi)
 		finish_resize(hi);
 }
 
+int rk_hindex_reserve(struct rk_hindex *hi, size_t n)
+{
+	size_t buckets;
+
+	while (hi->moving != SIZE_MAX)
+		rk_hindex_step(hi);
+	buckets = hi->t[0].mask + 1;
+	if (buckets >= n)
+		return RK_OK;
+	/* the same cap as growth: buckets are chosen by the 32 stored hash bits */
+	while (buckets < n && buckets - 1 < UINT32_MAX)
+		buckets *= 2;
+	if (htab_alloc(&hi->t[1], buckets) != RK_OK) {
+		hi->t[1].slots = NULL;
+		return RK_ENOMEM;
+	}
+	hi->moving = 0;
+	while (hi->moving != SIZE_MAX)
+		rk_hindex_step(hi);
+	return RK_OK;
+}
+
 void rk_hindex_insert(struct rk_hindex *hi, struct rk_kent *e)
 {
 	struct rk_htab *t = hi->moving != SIZE_MAX ? &hi->t[1] : &hi->t[0];

@@ -51,6 +51,12 @@ void rk_hindex_insert(struct rk_hindex *hi, struct rk_kent *e);
 /* Unchain @e, which must be present. */
 void rk_hindex_remove(struct rk_hindex *hi, struct rk_kent *e);
 
+/* Grow now, all at once, to at least @n buckets (rounded up to a power of two; a resize under
+ * way is finished first), so that the index reaches @n entries without an incremental resize
+ * or a lookup in two tables. For a writer that knows a bulk of inserts is coming. Errors:
+ * RK_ENOMEM (the index is as before, and works). */
+int rk_hindex_reserve(struct rk_hindex *hi, size_t n);
+
 /* Do a bounded amount of resize work; called by the writer once per mutation. */
 void rk_hindex_step(struct rk_hindex *hi);
 

@@ -570,6 +570,16 @@ out_unlock:
 	return rv;
 }
 
+int rk_kv_reserve(struct rk_kv *kv, size_t n)
+{
+	int rv;
+
+	kv_wrlock(kv);
+	rv = rk_hindex_reserve(&kv->st.idx, rk_hindex_count(&kv->st.idx) + n);
+	kv_unlock(kv);
+	return rv;
+}
+
 int rk_kv_skip(struct rk_kv *kv, rk_index index)
 {
 	int rv = RK_OK;

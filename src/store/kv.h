@@ -120,6 +120,11 @@ int rk_kv_apply(struct rk_kv *kv, rk_index index, const void *data, size_t len,
  * Errors: RK_EINVAL (@index not above the applied index). */
 int rk_kv_skip(struct rk_kv *kv, rk_index index);
 
+/* A hint from the writer: about @n more keys are coming (a restart's log replay). The hash
+ * index grows for them now, in one go, instead of resizing step by step under the inserts.
+ * Errors: RK_ENOMEM (nothing changed; the store works as before). */
+int rk_kv_reserve(struct rk_kv *kv, size_t n);
+
 /* Free the value in @res (safe on a zeroed result). */
 void rk_kv_result_release(struct rk_kv_result *res);
 

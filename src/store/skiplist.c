@@ -2,7 +2,9 @@
  *
  * Writers find the predecessor at every level with one descent (the "update" vector) and
  * splice; removal repeats the descent for the entry's key, which is cheaper than keeping
- * backward links in every entry (8 more bytes per key). Heights only shape performance: they
+ * backward links in every entry (8 more bytes per key). The list keeps its last entry at every
+ * level, the predecessors of a key above all others, so ascending inserts skip the descent.
+ * Heights only shape performance: they
  * come from a per-list PRNG and never influence what a read or an apply returns.
  * Owner: the store's writer; seek and walks also run on readers under the read lock.
  */
@@ -19,6 +21,8 @@ int rk_slist_init(struct rk_slist *sl)
 	if (sl->head == NULL)
 		return RK_ENOMEM;
 	sl->head->level = RK_SL_MAXLEVEL;
+	for (int i = 0; i < RK_SL_MAXLEVEL; i++)
+		sl->last[i] = sl->head;
 	sl->level = 1;
 	sl->count = 0;
 	sl->rng = 0x2545f4914f6cdd1dULL;
@@ -93,16 +97,24 @@ void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e)
 	struct rk_kent *update[RK_SL_MAXLEVEL];
 	int i;
 
-	find_preds(sl, rk_kent_key(e), e->klen, update);
-	assert(update[0]->next[0] == NULL ||
-	       node_cmp(update[0]->next[0], rk_kent_key(e), e->klen) != 0);
-	for (i = sl->level; i < e->level; i++)
-		update[i] = sl->head;
+	if (sl->last[0] == sl->head || node_cmp(sl->last[0], rk_kent_key(e), e->klen) < 0) {
+		/* after every key: the last entries are the predecessors (the head above level) */
+		for (i = 0; i < e->level; i++)
+			update[i] = sl->last[i];
+	} else {
+		find_preds(sl, rk_kent_key(e), e->klen, update);
+		assert(update[0]->next[0] == NULL ||
+		       node_cmp(update[0]->next[0], rk_kent_key(e), e->klen) != 0);
+		for (i = sl->level; i < e->level; i++)
+			update[i] = sl->head;
+	}
 	if (e->level > sl->level)
 		sl->level = e->level;
 	for (i = 0; i < e->level; i++) {
 		e->next[i] = update[i]->next[i];
 		update[i]->next[i] = e;
+		if (e->next[i] == NULL)
+			sl->last[i] = e;
 	}
 	sl->count++;
 }
@@ -117,6 +129,8 @@ void rk_slist_remove(struct rk_slist *sl, struct rk_kent *e)
 	for (i = 0; i < e->level; i++) {
 		assert(update[i]->next[i] == e);
 		update[i]->next[i] = e->next[i];
+		if (sl->last[i] == e)
+			sl->last[i] = update[i];
 	}
 	while (sl->level > 1 && sl->head->next[sl->level - 1] == NULL)
 		sl->level--;
@@ -139,6 +153,7 @@ void rk_slist_append(struct rk_slist *sl, struct rk_kent **tail, struct rk_kent 
 		e->next[i] = NULL;
 		tail[i]->next[i] = e;
 		tail[i] = e;
+		sl->last[i] = e;
 	}
 	if (e->level > sl->level)
 		sl->level = e->level;

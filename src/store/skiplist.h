@@ -15,6 +15,8 @@ struct rk_slist {
 	int level;            /* levels in use, 1..RK_SL_MAXLEVEL */
 	size_t count;         /* entries linked */
 	uint64_t rng;         /* xorshift state for tower heights (shape only, never results) */
+	struct rk_kent *last[RK_SL_MAXLEVEL]; /* last entry at each level (head: none), so that
+					       * a key above every other links without a search */
 };
 
 /* Errors: RK_ENOMEM. */
@@ -34,7 +36,9 @@ static inline struct rk_kent *rk_slist_first(const struct rk_slist *sl)
 	return sl->head->next[0];
 }
 
-/* Link @e (key absent, e->level set). Never fails. */
+/* Link @e (key absent, e->level set). Never fails. A key greater than every linked key (keys
+ * written in ascending order, a log replayed after a restart) links in O(level) without a
+ * search. */
 void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e);
 
 /* Unlink @e, which must be linked. The caller frees it. */

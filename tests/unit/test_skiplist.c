@@ -35,6 +35,54 @@ static void check_sorted(const struct rk_slist *sl, size_t want)
 		for (e = sl->head->next[lvl]; e != NULL && e->next[lvl] != NULL; e = e->next[lvl])
 			CU_ASSERT(rk_keycmp(rk_kent_key(e), e->klen, rk_kent_key(e->next[lvl]),
 					    e->next[lvl]->klen) < 0);
+	/* The list knows its last entry at every level (the head where a level is empty). */
+	for (lvl = 0; lvl < RK_SL_MAXLEVEL; lvl++) {
+		const struct rk_kent *x = sl->head;
+
+		while (x->next[lvl] != NULL)
+			x = x->next[lvl];
+		CU_ASSERT_PTR_EQUAL(sl->last[lvl], x);
+	}
+}
+
+/* Ascending keys take the no-search path; removing the last entries and inserting below and
+ * above them again keeps the per-level last entries right. */
+static void test_ascending_and_tail_removal(void)
+{
+	struct rk_slist sl;
+	struct rk_kent *all[1200];
+	char key[16];
+	int i, n = 1000;
+
+	CU_ASSERT_FATAL(rk_slist_init(&sl) == RK_OK);
+	check_sorted(&sl, 0);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "%06d", i * 2);
+		all[i] = mk(&sl, key, strlen(key));
+		rk_slist_insert(&sl, all[i]);
+	}
+	check_sorted(&sl, (size_t)n);
+	for (i = n - 1; i >= n - 300; i--) { /* from the end */
+		rk_slist_remove(&sl, all[i]);
+		rk_free(all[i]);
+	}
+	check_sorted(&sl, (size_t)n - 300);
+	for (i = n - 300; i < n; i++) { /* odd keys: in between, then above the end */
+		snprintf(key, sizeof key, "%06d", i < n - 150 ? (i - 500) * 2 + 1 : i * 2);
+		all[i] = mk(&sl, key, strlen(key));
+		rk_slist_insert(&sl, all[i]);
+	}
+	check_sorted(&sl, (size_t)n);
+	for (i = 0; i < n; i++) {
+		rk_slist_remove(&sl, all[i]);
+		rk_free(all[i]);
+	}
+	check_sorted(&sl, 0);
+	snprintf(key, sizeof key, "%06d", 1);
+	all[0] = mk(&sl, key, strlen(key));
+	rk_slist_insert(&sl, all[0]);
+	check_sorted(&sl, 1);
+	rk_slist_close(&sl);
 }
 
 static void test_insert_seek_remove(void)
@@ -144,8 +192,53 @@ static void test_hindex_incremental(void)
 	rk_slist_close(&sl);
 }
 
+/* Reserving grows the index at once (finishing a resize under way), keeps every entry
+ * findable, and the inserts up to the reserved size then never start a resize. */
+static void test_hindex_reserve(void)
+{
+	struct rk_hindex hi;
+	struct rk_slist sl;
+	struct rk_kent *e;
+	char key[16];
+	int i, n = 3000, resizing_seen = 0;
+
+	CU_ASSERT_FATAL(rk_hindex_init(&hi, 16) == RK_OK);
+	CU_ASSERT_FATAL(rk_slist_init(&sl) == RK_OK);
+	for (i = 0; i < 17; i++) { /* one past 16: a resize has started */
+		snprintf(key, sizeof key, "r%d", i);
+		e = mk(&sl, key, strlen(key));
+		rk_hindex_insert(&hi, e);
+		rk_slist_insert(&sl, e);
+	}
+	CU_ASSERT(hi.moving != SIZE_MAX);
+	CU_ASSERT_EQUAL(rk_hindex_reserve(&hi, 17 + 3000), RK_OK);
+	CU_ASSERT_EQUAL(hi.moving, SIZE_MAX);
+	CU_ASSERT_EQUAL(hi.t[0].mask + 1, 4096);
+	CU_ASSERT_EQUAL(rk_hindex_reserve(&hi, 100), RK_OK); /* smaller: nothing to do */
+	CU_ASSERT_EQUAL(hi.t[0].mask + 1, 4096);
+	for (i = 17; i < n; i++) {
+		snprintf(key, sizeof key, "r%d", i);
+		e = mk(&sl, key, strlen(key));
+		rk_hindex_insert(&hi, e);
+		rk_slist_insert(&sl, e);
+		rk_hindex_step(&hi);
+		resizing_seen += hi.moving != SIZE_MAX;
+	}
+	CU_ASSERT_EQUAL(resizing_seen, 0);
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "r%d", i);
+		CU_ASSERT_PTR_NOT_NULL(rk_hindex_find(&hi, (const uint8_t *)key, strlen(key),
+						      rk_hash64(key, strlen(key), 0)));
+	}
+	CU_ASSERT_EQUAL(rk_hindex_count(&hi), (size_t)n);
+	rk_hindex_close(&hi);
+	rk_slist_close(&sl);
+}
+
 CU_TestInfo test_skiplist_tests[] = {
+	{"hindex_reserve", test_hindex_reserve},
 	{"insert_seek_remove", test_insert_seek_remove},
+	{"ascending_and_tail_removal", test_ascending_and_tail_removal},
 	{"hash_spread", test_hash_spread},
 	{"hindex_incremental", test_hindex_incremental},
 	CU_TEST_INFO_NULL,
