@@ -83,6 +83,7 @@ void rk_tick_leader(struct rk_raft *r)
 		r->heartbeat_elapsed = 0;
 		rk_bcast_heartbeat(r, r->read_round);
 	}
+	rk_send_commit_updates(r);
 }
 
 static unsigned count_votes(const struct rk_raft *r, uint8_t what)

@@ -34,6 +34,7 @@ struct rk_progress {
 	uint64_t snap_offset; /* PR_SNAPSHOT: next byte to send (acked so far) */
 	unsigned snap_idle;   /* ticks since the last chunk went out */
 	uint64_t read_ack;    /* highest ReadIndex round acknowledged */
+	rk_index commit_sent; /* highest commit index told (append or heartbeat) this term */
 };
 
 struct held_msg {
@@ -169,6 +170,7 @@ int rk_recv_heartbeat_resp(struct rk_raft *r, const struct rk_msg *m);
 int rk_recv_snapshot(struct rk_raft *r, const struct rk_msg *m);
 int rk_recv_snapshot_resp(struct rk_raft *r, const struct rk_msg *m);
 bool rk_maybe_commit(struct rk_raft *r);
+void rk_send_commit_updates(struct rk_raft *r);
 void rk_tick_snapshots(struct rk_raft *r);
 
 /* ---- progress.c ---- */

@@ -91,6 +91,8 @@ int rk_send_append(struct rk_raft *r, int k, bool even_empty)
 	m.log_term = prev_term;
 	m.commit = r->commit;
 	m.n_entries = n; /* entries are pointed at in rk_raft_ready() */
+	if (m.commit > p->commit_sent)
+		p->commit_sent = m.commit;
 	rk_send(r, &m);
 	rk_pr_sent(p, prev + n, n);
 	return 1;
@@ -103,12 +105,22 @@ void rk_bcast_append(struct rk_raft *r)
 			;
 }
 
-static void bcast_commit(struct rk_raft *r)
+/* Tell each follower the commit index it has not heard yet (and could apply: never past its
+ * match). Not done the moment an entry commits: with writes flowing, the next append carries
+ * the new index anyway, and the separate empty append would cost every follower a message and
+ * the leader's io thread two sends on the path of the client's reply. The leader calls this on
+ * each tick instead, so an idle follower learns a commit at most one tick late. */
+void rk_send_commit_updates(struct rk_raft *r)
 {
 	for (unsigned k = 0; k < r->conf.n; k++) {
+		struct rk_progress *p = &r->prs[k];
+		rk_index want = p->match < r->commit ? p->match : r->commit;
+
+		if (pr_id(r, (int)k) == r->id || p->commit_sent >= want)
+			continue;
 		if (!rk_send_append(r, (int)k, true))
 			continue;
-		while (r->prs[k].state == PR_REPLICATE && rk_send_append(r, (int)k, false))
+		while (p->state == PR_REPLICATE && rk_send_append(r, (int)k, false))
 			;
 	}
 }
@@ -125,6 +137,8 @@ int rk_bcast_heartbeat(struct rk_raft *r, uint64_t ctx)
 		m.term = r->term;
 		/* never tell a follower to commit past what it is known to hold */
 		m.commit = r->prs[k].match < r->commit ? r->prs[k].match : r->commit;
+		if (m.commit > r->prs[k].commit_sent)
+			r->prs[k].commit_sent = m.commit;
 		m.ctx = ctx;
 		rk_send(r, &m);
 	}
@@ -335,11 +349,9 @@ int rk_recv_append_resp(struct rk_raft *r, const struct rk_msg *m)
 		if (p->state == PR_PROBE)
 			rk_pr_become_replicate(p);
 		rk_pr_free_to(p, m->index);
-		if (rk_maybe_commit(r)) {
-			bcast_commit(r);
-		} else if (r->state != RK_LEADER) {
+		/* followers hear of a new commit with the next append or tick */
+		if (!rk_maybe_commit(r) && r->state != RK_LEADER)
 			return RK_OK;
-		}
 		rk_maybe_send_timeout_now(r, k);
 	} else if (p->state == PR_PROBE) {
 		p->paused = false;

@@ -558,6 +558,71 @@ static void test_batching_byte_limit(void)
 	rk_raft_free(r);
 }
 
+/* The appends of one Ready to @to that carry no entries, and the commit of the last one. */
+static size_t empty_appends(const struct rk_ready *rd, rk_node_id to, rk_index *commit)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < rd->n_msgs; k++) {
+		if (rd->msgs[k].type == RK_MSG_APPEND && rd->msgs[k].to == to &&
+		    rd->msgs[k].n_entries == 0) {
+			n++;
+			*commit = rd->msgs[k].commit;
+		}
+	}
+	return n;
+}
+
+/* A new commit index is not broadcast the moment it advances (the next append would carry it);
+ * a follower that holds the entry hears of it at the next tick, and only once. */
+static void test_commit_told_at_next_tick(void)
+{
+	struct rk_raft *r = elected(8, 1 << 20);
+	struct rk_msg ack = {0};
+	struct rk_buf b = cmd(10);
+	struct rk_ready rd;
+	rk_index commit = 0;
+	uint64_t id;
+
+	CU_ASSERT_EQUAL_FATAL(r->state, RK_LEADER);
+	r->cfg.heartbeat_ticks = 5; /* keep heartbeats out of the next two ticks */
+	r->heartbeat_elapsed = 0;
+	CU_ASSERT_EQUAL(rk_raft_propose(r, &b, 1, NULL), RK_OK);
+	rk_raft_ready(r, &rd);
+	CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 1);
+	id = rd.persist_id;
+	rk_raft_advance(r, &rd);
+	rk_raft_persisted(r, id);
+	ack.type = RK_MSG_APPEND_RESP;
+	ack.from = 2;
+	ack.to = 1;
+	ack.term = 1;
+	ack.index = 2;
+	rk_raft_recv(r, &ack);
+	CU_ASSERT_EQUAL_FATAL(r->commit, 2);
+	if (rk_raft_has_ready(r)) {
+		rk_raft_ready(r, &rd);
+		CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 0);
+		CU_ASSERT_EQUAL(count_appends(&rd, 3, NULL), 0);
+		rk_raft_advance(r, &rd);
+	}
+	rk_raft_tick(r);
+	rk_raft_ready(r, &rd);
+	CU_ASSERT_EQUAL(empty_appends(&rd, 2, &commit), 1);
+	CU_ASSERT_EQUAL(commit, 2);
+	/* n3 has not acknowledged entry 2: it must not be told to commit it, and the append
+	 * carrying it is already on its way */
+	CU_ASSERT_EQUAL(count_appends(&rd, 3, NULL), 0);
+	rk_raft_advance(r, &rd);
+	rk_raft_tick(r);
+	if (rk_raft_has_ready(r)) {
+		rk_raft_ready(r, &rd);
+		CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 0);
+		rk_raft_advance(r, &rd);
+	}
+	rk_raft_free(r);
+}
+
 /* Ticks until a fresh follower of a 3-node cluster (no leader ever heard) starts campaigning. */
 static unsigned ticks_to_campaign(unsigned e, unsigned max, uint64_t seed)
 {
@@ -689,6 +754,7 @@ CU_TestInfo raft_core_tests[] = {
 	{"election_timeout_range", test_election_timeout_range},
 	{"pipelining_window", test_pipelining_window},
 	{"batching_byte_limit", test_batching_byte_limit},
+	{"commit_told_at_next_tick", test_commit_told_at_next_tick},
 	{"vote_reply_waits_for_persist", test_vote_reply_waits_for_persist},
 	{"leader_counts_itself_only_when_durable", test_leader_counts_itself_only_when_durable},
 	CU_TEST_INFO_NULL,
