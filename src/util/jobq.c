@@ -7,6 +7,11 @@
  * that finds no item (another consumer won the race) costs one spurious loop, never a hang.
  * The fast path -- a busy server with every worker awake -- makes no system call at all.
  *
+ * A producer posts only for sleepers no token is already on its way to (`tokens`: posted, not
+ * yet read). A sleeper woken by a token drains the ring before it sleeps again, so the items
+ * pushed while it wakes need no token of their own: a burst of pushes to one sleeping worker
+ * costs one eventfd write and one wake-up, not one per item.
+ *
  * Producers take `push_lock` and use ck's single-producer enqueue; consumers stay lock-free
  * (ck's multi-consumer dequeue). ck's MP enqueue makes each producer spin until every earlier
  * reservation is published, so on an oversubscribed machine (2 cores, io + timer + workers) a
@@ -66,6 +71,7 @@ int rk_jobq_init(struct rk_jobq *q, unsigned int capacity)
 	ck_ring_init(&q->ring, size);
 	q->capacity = size - 1;
 	atomic_init(&q->sleepers, 0);
+	atomic_init(&q->tokens, 0);
 	atomic_init(&q->shut, false);
 	RK_CHECK(pthread_mutex_init(&q->push_lock, NULL) == 0);
 	return RK_OK;
@@ -94,18 +100,25 @@ static void post_tokens(struct rk_jobq *q, uint64_t n)
 
 int rk_jobq_push(struct rk_jobq *q, void *item)
 {
-	bool ok;
+	bool ok, post = false;
 
 	if (atomic_load_explicit(&q->shut, memory_order_acquire))
 		return RK_ESHUTDOWN;
 	HANDOFF_RELEASE(item);
 	RK_CHECK(pthread_mutex_lock(&q->push_lock) == 0);
 	ok = ck_ring_enqueue_spmc(&q->ring, q->slots, item);
+	if (ok) {
+		atomic_thread_fence(memory_order_seq_cst);
+		/* decided under push_lock, so that two producers do not both count one sleeper */
+		if (atomic_load(&q->sleepers) > atomic_load(&q->tokens)) {
+			atomic_fetch_add(&q->tokens, 1);
+			post = true;
+		}
+	}
 	RK_CHECK(pthread_mutex_unlock(&q->push_lock) == 0);
 	if (!ok)
 		return RK_EFULL;
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load(&q->sleepers) > 0)
+	if (post)
 		post_tokens(q, 1);
 	return RK_OK;
 }
@@ -143,6 +156,8 @@ int rk_jobq_pop(struct rk_jobq *q, void **item)
 		if (!atomic_load(&q->shut)) {
 			n = read(q->efd, &token, sizeof token);
 			RK_CHECK(n == (ssize_t)sizeof token || errno == EINTR);
+			if (n == (ssize_t)sizeof token)
+				atomic_fetch_sub(&q->tokens, 1);
 		}
 		atomic_fetch_sub(&q->sleepers, 1);
 	}

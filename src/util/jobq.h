@@ -21,6 +21,7 @@ struct rk_jobq {
 	unsigned int capacity;        /* items it can hold: what init was asked for, rounded up */
 	int efd;                      /* eventfd, EFD_SEMAPHORE: one token wakes one sleeper */
 	atomic_int sleepers;          /* consumers inside (or about to enter) read(efd) */
+	atomic_int tokens;            /* posted to efd and not yet read: wakes already on the way */
 	atomic_bool shut;             /* set once by rk_jobq_shutdown() */
 	pthread_mutex_t push_lock;    /* serialises producers (see jobq.c for why) */
 };

@@ -2,6 +2,7 @@
  * edges, and shutdown while consumers sleep. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -228,12 +229,36 @@ static void test_items_queued_before_shutdown_are_drained(void)
 	rk_jobq_close(&q);
 }
 
+/* Pushes to a consumer that is asleep (or waking) post one token, not one per item; a second
+ * sleeper gets a token of its own. */
+static void test_one_token_per_sleeper(void)
+{
+	struct rk_jobq q;
+	uint64_t v;
+	int posted = 0;
+
+	CU_ASSERT_EQUAL_FATAL(rk_jobq_init(&q, 64), RK_OK);
+	CU_ASSERT_EQUAL_FATAL(fcntl(q.efd, F_SETFL, O_NONBLOCK), 0);
+	atomic_fetch_add(&q.sleepers, 1); /* as a consumer does just before read() */
+	for (size_t i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(rk_jobq_push(&q, ITEM(i)), RK_OK);
+	atomic_fetch_add(&q.sleepers, 1);
+	CU_ASSERT_EQUAL(rk_jobq_push(&q, ITEM(10)), RK_OK);
+	while (read(q.efd, &v, sizeof v) == (ssize_t)sizeof v)
+		posted++;
+	CU_ASSERT_EQUAL(posted, 2);
+	atomic_store(&q.sleepers, 0);
+	atomic_store(&q.tokens, 0);
+	rk_jobq_close(&q);
+}
+
 static CU_TestInfo queue_tests[] = {
 	{ "fifo_single_producer", test_fifo_single_producer },
 	{ "full_and_empty_edges", test_full_and_empty_edges },
 	{ "mpmc_4x4_exactly_once", test_mpmc_exactly_once },
 	{ "shutdown_wakes_waiters", test_shutdown_wakes_waiters },
 	{ "drain_after_shutdown", test_items_queued_before_shutdown_are_drained },
+	{ "one_token_per_sleeper", test_one_token_per_sleeper },
 	CU_TEST_INFO_NULL,
 };
 
