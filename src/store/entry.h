@@ -28,6 +28,7 @@ struct rk_kent {
 	uint32_t klen;          /* key length in bytes; >= 1 except for the skiplist head */
 	uint32_t hash;          /* low 32 bits of rk_hash64(key): bucket choice without the key */
 	uint8_t level;          /* skiplist tower height, 1..RK_SL_MAXLEVEL */
+	uint8_t pending;        /* 1: in the hash only, waiting to be linked in key order */
 	struct rk_kent *next[]; /* [level] skiplist successors, then the key bytes */
 };
 

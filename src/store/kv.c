@@ -9,6 +9,7 @@
 #include "store/kv.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/check.h"
@@ -52,6 +53,13 @@ err:
 
 void kv_state_close(struct kv_state *st)
 {
+	for (size_t i = 0; i < st->n_pend; i++) {
+		rk_free(st->pend[i]->val);
+		rk_free(st->pend[i]);
+	}
+	rk_free(st->pend);
+	st->pend = NULL;
+	st->n_pend = st->cap_pend = 0;
 	rk_sessions_close(&st->sess);
 	rk_slist_close(&st->sl);
 	rk_hindex_close(&st->idx);
@@ -255,7 +263,28 @@ static int set_value_locked(struct rk_kv *kv, struct rk_kent *e, const void *val
 	return RK_OK;
 }
 
-/* Allocate and link a new entry. @hash is key_hash(key). */
+static int cmp_kent(const void *a, const void *b)
+{
+	const struct rk_kent *x = *(struct rk_kent *const *)a, *y = *(struct rk_kent *const *)b;
+
+	return rk_keycmp(rk_kent_key(x), x->klen, rk_kent_key(y), y->klen);
+}
+
+/* Link the run's new entries into the skiplist: one sort, then one sorted pass (see
+ * rk_slist_insert_sorted). Never fails. */
+static void link_pending(struct kv_state *st)
+{
+	if (st->n_pend == 0)
+		return;
+	qsort(st->pend, st->n_pend, sizeof *st->pend, cmp_kent);
+	for (size_t i = 0; i < st->n_pend; i++)
+		st->pend[i]->pending = 0;
+	rk_slist_insert_sorted(&st->sl, st->pend, st->n_pend);
+	st->n_pend = 0;
+}
+
+/* Allocate and link a new entry (in a run: into the hash, and the skiplist at the run's end).
+ * @hash is key_hash(key). */
 static int insert_locked(struct rk_kv *kv, const void *key, size_t klen, uint64_t hash,
 			 const void *val, size_t vlen)
 {
@@ -263,6 +292,9 @@ static int insert_locked(struct rk_kv *kv, const void *key, size_t klen, uint64_
 	struct rk_kent *e;
 	uint8_t *v = NULL;
 
+	if (kv->run && rk_array_reserve((void **)&kv->st.pend, &kv->st.cap_pend,
+					kv->st.n_pend + 1, sizeof *kv->st.pend) != 0)
+		return RK_ENOMEM;
 	if (vlen != 0) {
 		v = rk_malloc(vlen);
 		if (v == NULL)
@@ -282,7 +314,11 @@ static int insert_locked(struct rk_kv *kv, const void *key, size_t klen, uint64_
 	e->level = level;
 	memcpy(rk_kent_key(e), key, klen);
 	rk_hindex_insert(&kv->st.idx, e);
-	rk_slist_insert(&kv->st.sl, e);
+	e->pending = kv->run;
+	if (kv->run)
+		kv->st.pend[kv->st.n_pend++] = e;
+	else
+		rk_slist_insert(&kv->st.sl, e);
 	kv->st.key_bytes += klen;
 	kv->st.value_bytes += vlen;
 	return RK_OK;
@@ -325,6 +361,8 @@ static int delete_locked(struct rk_kv *kv, const void *key, size_t klen)
 	e = rk_hindex_find(&kv->st.idx, key, klen, key_hash(key, klen));
 	if (e == NULL)
 		return RK_ENOTFOUND;
+	if (e->pending)
+		link_pending(&kv->st); /* rare: a key created and deleted in the same run */
 	rk_hindex_remove(&kv->st.idx, e);
 	rk_slist_remove(&kv->st.sl, e);
 	kv->st.key_bytes -= e->klen;
@@ -415,9 +453,9 @@ static int exec_locked(struct rk_kv *kv, const struct rk_kv_cmd *c)
 #define DIRECT_WRITE(call)                                                              \
 	do {                                                                            \
 		int rv_;                                                                \
-		kv_wrlock(kv);                                                             \
+		kv_write_begin(kv);                                                     \
 		rv_ = (call);                                                           \
-		kv_unlock(kv);                                                             \
+		kv_write_end(kv);                                                       \
 		return rv_;                                                             \
 	} while (0)
 
@@ -551,7 +589,7 @@ int rk_kv_apply(struct rk_kv *kv, rk_index index, const void *data, size_t len,
 	res->value.base = NULL;
 	res->value.len = 0;
 	res->duplicate = false;
-	kv_wrlock(kv);
+	kv_write_begin(kv);
 	if (index <= atomic_load_explicit(&kv->applied, memory_order_relaxed)) {
 		rv = RK_EINVAL;
 		goto out_unlock;
@@ -566,17 +604,32 @@ int rk_kv_apply(struct rk_kv *kv, rk_index index, const void *data, size_t len,
 	}
 	atomic_store_explicit(&kv->applied, index, memory_order_release);
 out_unlock:
-	kv_unlock(kv);
+	kv_write_end(kv);
 	return rv;
+}
+
+void rk_kv_run_begin(struct rk_kv *kv)
+{
+	assert(!kv->run);
+	kv_wrlock(kv);
+	kv->run = true;
+}
+
+void rk_kv_run_end(struct rk_kv *kv)
+{
+	assert(kv->run);
+	link_pending(&kv->st);
+	kv->run = false;
+	kv_unlock(kv);
 }
 
 int rk_kv_reserve(struct rk_kv *kv, size_t n)
 {
 	int rv;
 
-	kv_wrlock(kv);
+	kv_write_begin(kv);
 	rv = rk_hindex_reserve(&kv->st.idx, rk_hindex_count(&kv->st.idx) + n);
-	kv_unlock(kv);
+	kv_write_end(kv);
 	return rv;
 }
 
@@ -584,11 +637,11 @@ int rk_kv_skip(struct rk_kv *kv, rk_index index)
 {
 	int rv = RK_OK;
 
-	kv_wrlock(kv);
+	kv_write_begin(kv);
 	if (index <= atomic_load_explicit(&kv->applied, memory_order_relaxed))
 		rv = RK_EINVAL;
 	else
 		atomic_store_explicit(&kv->applied, index, memory_order_release);
-	kv_unlock(kv);
+	kv_write_end(kv);
 	return rv;
 }

@@ -116,6 +116,15 @@ struct rk_kv_result {
 int rk_kv_apply(struct rk_kv *kv, rk_index index, const void *data, size_t len,
 		struct rk_kv_result *res);
 
+/* A run of writes under one hold of the write lock, for a long stretch of committed entries
+ * (a restart's log replay, a follower catching up): readers wait until rk_kv_run_end(), and
+ * keys created in the run are linked into the ordered index at its end with one sort and one
+ * sorted pass, instead of one skiplist search each (random keys: most of an insert's cost).
+ * Between the two, rk_kv_apply, rk_kv_skip and the direct writes below work as usual, and this
+ * thread must not read the store (the read lock would deadlock). Role: apply. Never fail. */
+void rk_kv_run_begin(struct rk_kv *kv);
+void rk_kv_run_end(struct rk_kv *kv);
+
 /* Advance the applied index over an entry that is not a command (no-op, configuration).
  * Errors: RK_EINVAL (@index not above the applied index). */
 int rk_kv_skip(struct rk_kv *kv, rk_index index);

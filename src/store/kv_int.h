@@ -22,6 +22,8 @@ struct kv_state {
 	struct rk_sessions sess;  /* exactly-once table */
 	uint64_t clock_ms;        /* max leader timestamp applied so far; never goes back */
 	size_t key_bytes;         /* sum of key lengths */
+	struct rk_kent **pend;    /* in a run: new entries in the hash only (e->pending), any order */
+	size_t n_pend, cap_pend;
 	size_t value_bytes;       /* sum of value lengths */
 };
 
@@ -30,6 +32,7 @@ struct rk_kv {
 	struct rk_kv_config cfg;   /* immutable after rk_kv_new */
 	struct kv_state st;
 	_Atomic uint64_t applied;  /* written under the write lock, read anywhere */
+	bool run;                  /* apply thread: between rk_kv_run_begin and _end (lock held) */
 };
 
 static inline void kv_rdlock(struct rk_kv *kv)
@@ -45,6 +48,19 @@ static inline void kv_wrlock(struct rk_kv *kv)
 static inline void kv_unlock(struct rk_kv *kv)
 {
 	RK_CHECK(pthread_rwlock_unlock(&kv->lock) == 0);
+}
+
+/* The write lock for one write, unless a run holds it already. */
+static inline void kv_write_begin(struct rk_kv *kv)
+{
+	if (!kv->run)
+		kv_wrlock(kv);
+}
+
+static inline void kv_write_end(struct rk_kv *kv)
+{
+	if (!kv->run)
+		kv_unlock(kv);
 }
 
 /* Build an empty state with @buckets hash buckets (a power of two). Errors: RK_ENOMEM. */

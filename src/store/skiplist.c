@@ -119,6 +119,51 @@ void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e)
 	sl->count++;
 }
 
+void rk_slist_insert_sorted(struct rk_slist *sl, struct rk_kent *const *es, size_t n)
+{
+	struct rk_kent *update[RK_SL_MAXLEVEL];
+	int i, top;
+
+	for (i = 0; i < RK_SL_MAXLEVEL; i++)
+		update[i] = sl->head;
+	for (size_t k = 0; k < n; k++) {
+		struct rk_kent *e = es[k], *x, *nx;
+		const uint8_t *key = rk_kent_key(e);
+
+		assert(k == 0 || node_cmp(es[k - 1], key, e->klen) < 0);
+		/* update[] holds the predecessors of the previous (smaller) key, all before @e. A
+		 * finger search: climb while the level above still has to move right (its
+		 * successor is before @e), so that the levels above @top keep their predecessors
+		 * untouched, then walk down from there. The cost grows with the log of the
+		 * distance from the previous key, not of the list's length. */
+		top = 0;
+		while (top + 1 < sl->level && (nx = update[top + 1]->next[top + 1]) != NULL &&
+		       node_cmp(nx, key, e->klen) < 0)
+			top++;
+		x = update[top];
+		for (i = top; i >= 0; i--) {
+			if (update[i] != sl->head &&
+			    (x == sl->head || node_cmp(update[i], rk_kent_key(x), x->klen) > 0))
+				x = update[i];
+			while ((nx = x->next[i]) != NULL && node_cmp(nx, key, e->klen) < 0)
+				x = nx;
+			update[i] = x;
+		}
+		assert(update[0]->next[0] == NULL ||
+		       node_cmp(update[0]->next[0], key, e->klen) != 0);
+		if (e->level > sl->level)
+			sl->level = e->level;
+		for (i = 0; i < e->level; i++) {
+			e->next[i] = update[i]->next[i];
+			update[i]->next[i] = e;
+			if (e->next[i] == NULL)
+				sl->last[i] = e;
+			update[i] = e;
+		}
+		sl->count++;
+	}
+}
+
 void rk_slist_remove(struct rk_slist *sl, struct rk_kent *e)
 {
 	struct rk_kent *update[RK_SL_MAXLEVEL];

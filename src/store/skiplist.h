@@ -41,6 +41,11 @@ static inline struct rk_kent *rk_slist_first(const struct rk_slist *sl)
  * search. */
 void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e);
 
+/* Link the @n entries of @es (keys absent from the list and distinct, in ascending key order,
+ * levels set). Each search starts from the predecessors of the entry before it, so a sorted
+ * batch costs about as much as walking the list once, not @n searches from the head. */
+void rk_slist_insert_sorted(struct rk_slist *sl, struct rk_kent *const *es, size_t n);
+
 /* Unlink @e, which must be linked. The caller frees it. */
 void rk_slist_remove(struct rk_slist *sl, struct rk_kent *e);
 

@@ -395,6 +395,59 @@ static void test_random_model(void)
 	rk_kv_free(kv);
 }
 
+/* The same random writes, once one by one and once in runs (new keys linked in key order at
+ * each run's end; keys created and deleted inside a run; runs of every length): the two stores
+ * hold the same pairs in the same order. */
+static void test_runs_match_plain_writes(void)
+{
+	struct rk_kv *plain = ts_new_kv(64, 256, 0, 16), *runs = ts_new_kv(64, 256, 0, 16);
+	struct rk_kv_scan s = {0};
+	struct rk_kv_stats sp, sr;
+	struct walk_ctx w;
+	uint64_t seed = 99;
+	uint8_t key[3];
+	uint32_t v;
+	size_t klen;
+	int i, step, run_len = 0, left = 0;
+
+	for (step = 0; step < 40000; step++) {
+		if (left == 0) {
+			if (run_len > 0)
+				rk_kv_run_end(runs);
+			run_len = (int)(ts_rand(&seed) % 3000);
+			left = run_len > 0 ? run_len : 50; /* 50 plain writes between some runs */
+			if (run_len > 0)
+				rk_kv_run_begin(runs);
+		}
+		left--;
+		i = (int)(ts_rand(&seed) % MODEL_KEYS);
+		key[0] = 'k';
+		key[1] = (uint8_t)i;
+		key[2] = 1;
+		klen = i < 256 ? 2 : 3;
+		v = (uint32_t)ts_rand(&seed);
+		if (ts_rand(&seed) % 4 == 0) {
+			CU_ASSERT_EQUAL(rk_kv_delete(runs, key, klen), rk_kv_delete(plain, key, klen));
+		} else {
+			CU_ASSERT_EQUAL(rk_kv_put(runs, key, klen, &v, 4), RK_OK);
+			CU_ASSERT_EQUAL(rk_kv_put(plain, key, klen, &v, 4), RK_OK);
+		}
+	}
+	if (run_len > 0)
+		rk_kv_run_end(runs);
+	CU_ASSERT_EQUAL(rk_kv_digest(runs), rk_kv_digest(plain));
+	rk_kv_stats(runs, &sr);
+	rk_kv_stats(plain, &sp);
+	CU_ASSERT_EQUAL(sr.keys, sp.keys);
+	memset(&w, 0, sizeof w);
+	w.ok = true;
+	CU_ASSERT_EQUAL(rk_kv_range(runs, &s, walk_fn, &w, NULL), RK_OK);
+	CU_ASSERT_TRUE(w.ok);
+	CU_ASSERT_EQUAL(w.n, sp.keys);
+	rk_kv_free(runs);
+	rk_kv_free(plain);
+}
+
 /* Many keys in, most out again: the index grows, then shrinks, incrementally. */
 static void test_grow_and_shrink(void)
 {
@@ -444,6 +497,16 @@ typedef int (*op_fn)(struct rk_kv *kv);
 static int op_put_new(struct rk_kv *kv)
 {
 	return rk_kv_put(kv, K("new"), K("value"));
+}
+
+static int op_put_new_in_run(struct rk_kv *kv)
+{
+	int rv;
+
+	rk_kv_run_begin(kv);
+	rv = rk_kv_put(kv, K("new"), K("value"));
+	rk_kv_run_end(kv);
+	return rv;
 }
 
 static int op_put_grow(struct rk_kv *kv)
@@ -528,6 +591,7 @@ static void fail_walk(op_fn op)
 static void test_enomem_walk(void)
 {
 	fail_walk(op_put_new);
+	fail_walk(op_put_new_in_run);
 	fail_walk(op_put_grow);
 	fail_walk(op_append);
 	fail_walk(op_cas);
@@ -561,6 +625,7 @@ static void test_new_enomem(void)
 }
 
 CU_TestInfo test_kv_tests[] = {
+	{"runs_match_plain_writes", test_runs_match_plain_writes},
 	{"put_get_overwrite", test_put_get_overwrite},
 	{"empty_key_and_value", test_empty_key_and_value},
 	{"conditional_ops", test_conditional_ops},

@@ -1,5 +1,6 @@
 /* test_skiplist.c -- the skiplist and the hash index under the store, driven directly. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "store/hash.h"
 #include "store/skiplist.h"
@@ -128,6 +129,62 @@ static void test_insert_seek_remove(void)
 	rk_slist_close(&sl);
 }
 
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct rk_kent *x = *(struct rk_kent *const *)a, *y = *(struct rk_kent *const *)b;
+
+	return rk_keycmp(rk_kent_key(x), x->klen, rk_kent_key(y), y->klen);
+}
+
+/* Sorted batches link like one insert each, into an empty list, between existing keys (some
+ * batches below, between and above them), and the list stays usable for single inserts. */
+static void test_insert_sorted_batches(void)
+{
+	struct rk_slist sl;
+	struct rk_kent *batch[1500], *e;
+	char key[16];
+	size_t total = 0;
+	uint64_t seed = 11;
+	int i, round;
+
+	CU_ASSERT_FATAL(rk_slist_init(&sl) == RK_OK);
+	rk_slist_insert_sorted(&sl, batch, 0);
+	check_sorted(&sl, 0);
+	for (round = 0; round < 4; round++) {
+		int n = round == 0 ? 1500 : round == 1 ? 3 : 700;
+
+		/* distinct keys: a round's own residue mod 4, in a random order, then sorted */
+		for (i = 0; i < n; i++) {
+			unsigned k = (unsigned)(ts_rand(&seed) % 100000) / 4 * 4 + (unsigned)round;
+
+			snprintf(key, sizeof key, "%07u", k);
+			batch[i] = mk(&sl, key, strlen(key));
+		}
+		qsort(batch, (size_t)n, sizeof *batch, cmp_ent);
+		{
+			int m = 0; /* drop duplicates drawn in this round */
+
+			for (i = 0; i < n; i++) {
+				if (m > 0 && cmp_ent(&batch[m - 1], &batch[i]) == 0)
+					rk_free(batch[i]);
+				else
+					batch[m++] = batch[i];
+			}
+			n = m;
+		}
+		rk_slist_insert_sorted(&sl, batch, (size_t)n);
+		total += (size_t)n;
+		check_sorted(&sl, total);
+	}
+	/* above every key (the fast path relies on last[]) and below every key */
+	e = mk(&sl, "9999999", 7);
+	rk_slist_insert(&sl, e);
+	e = mk(&sl, "0", 1);
+	rk_slist_insert(&sl, e);
+	check_sorted(&sl, total + 2);
+	rk_slist_close(&sl);
+}
+
 static void test_hash_spread(void)
 {
 	/* Similar keys must not collide in the low bits the buckets use. */
@@ -236,6 +293,7 @@ static void test_hindex_reserve(void)
 }
 
 CU_TestInfo test_skiplist_tests[] = {
+	{"insert_sorted_batches", test_insert_sorted_batches},
 	{"hindex_reserve", test_hindex_reserve},
 	{"insert_seek_remove", test_insert_seek_remove},
 	{"ascending_and_tail_removal", test_ascending_and_tail_removal},
