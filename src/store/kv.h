@@ -3,9 +3,10 @@
  * Committed entries reach the store through rk_kv_apply() on the apply thread, its only writer.
  * Workers read concurrently (rk_kv_get, rk_kv_range): released ReadIndex reads and serializable
  * reads. One pthread rwlock (writer-preferring) guards everything; readers share it, the apply
- * thread takes it exclusively once per entry, or once per run of entries (rk_kv_run_begin). Keys and values are binary byte strings; the empty
- * key is refused (RK_EINVAL), the empty value is a value like any other. docs/store.md has the
- * layout, the command and snapshot formats and the session rules.
+ * thread takes it exclusively once per entry, or once per run of entries (rk_kv_run_begin).
+ * Keys and values are binary byte strings; the empty key is refused (RK_EINVAL), the empty
+ * value is a value like any other. docs/store.md has the layout, the command and snapshot
+ * formats and the session rules.
  *
  * Thread rules:
  *   Role apply (the only writer): rk_kv_apply, rk_kv_skip, rk_kv_put and the other direct
