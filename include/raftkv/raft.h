@@ -272,7 +272,8 @@ struct rk_ready {
 	struct rk_msg *msgs; /* mutable so the caller can fill snapshot chunk bytes in place */
 	size_t n_msgs;
 	const struct rk_entry *committed;
-	size_t n_committed;
+	size_t n_committed; /* the caller may take a prefix: lower it before rk_raft_advance()
+			     * and the rest comes in the next batch */
 	const struct rk_read *reads;
 	size_t n_reads;
 	/* soft state as of this batch, for routing clients: a proposal made at index i in term

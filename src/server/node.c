@@ -36,6 +36,7 @@
 #define EXPIRE_EVERY_MS 100
 #define APPLY_RUN_MIN 256    /* entries in one apply batch that make it a store run */
 #define APPLY_RUN_MAX 262144 /* entries per run: how long readers may wait (~0.3 s) */
+#define APPLY_CHUNK APPLY_RUN_MAX /* committed entries per apply batch: one run each */
 
 uint64_t rk_node_now_ms(void)
 {
@@ -200,6 +201,10 @@ static bool drain_one_locked(struct rk_node *n, struct drain_out *o)
 
 	if (!rk_raft_has_ready(n->raft) || rk_raft_ready(n->raft, &rd) != RK_OK)
 		return false;
+	/* A long stretch of committed entries (a restart's replay) goes to the apply thread in
+	 * chunks, so that it starts applying while the rest is copied (the caller loops). */
+	if (rd.n_committed > APPLY_CHUNK)
+		rd.n_committed = APPLY_CHUNK;
 	if (rd.n_committed > 0 || rd.n_reads > 0 || rd.snap_install) {
 		ab = rk_calloc(1, sizeof *ab);
 		RK_CHECK(ab != NULL);

@@ -623,6 +623,45 @@ static void test_commit_told_at_next_tick(void)
 	rk_raft_free(r);
 }
 
+/* The caller may take a prefix of the committed entries; the rest comes in the next Ready. */
+static void test_committed_prefix(void)
+{
+	struct rk_raft *r = elected(8, 1 << 20);
+	struct rk_buf b[10];
+	struct rk_msg ack = {0};
+	struct rk_ready rd;
+	uint64_t id;
+
+	CU_ASSERT_EQUAL_FATAL(r->state, RK_LEADER);
+	for (int k = 0; k < 10; k++)
+		b[k] = cmd(10);
+	CU_ASSERT_EQUAL(rk_raft_propose(r, b, 10, NULL), RK_OK);
+	rk_raft_ready(r, &rd);
+	id = rd.persist_id;
+	rk_raft_advance(r, &rd);
+	rk_raft_persisted(r, id);
+	ack.type = RK_MSG_APPEND_RESP;
+	ack.from = 2;
+	ack.to = 1;
+	ack.term = 1;
+	ack.index = 11;
+	rk_raft_recv(r, &ack);
+	CU_ASSERT_EQUAL_FATAL(r->commit, 11);
+	rk_raft_ready(r, &rd);
+	CU_ASSERT_EQUAL_FATAL(rd.n_committed, 10);
+	CU_ASSERT_EQUAL(rd.committed[0].index, 2);
+	rd.n_committed = 3; /* take entries 2..4 only */
+	rk_raft_advance(r, &rd);
+	CU_ASSERT_TRUE(rk_raft_has_ready(r));
+	rk_raft_ready(r, &rd);
+	CU_ASSERT_EQUAL_FATAL(rd.n_committed, 7);
+	CU_ASSERT_EQUAL(rd.committed[0].index, 5);
+	CU_ASSERT_EQUAL(rd.committed[6].index, 11);
+	rk_raft_advance(r, &rd);
+	CU_ASSERT_FALSE(rk_raft_has_ready(r));
+	rk_raft_free(r);
+}
+
 /* Ticks until a fresh follower of a 3-node cluster (no leader ever heard) starts campaigning. */
 static unsigned ticks_to_campaign(unsigned e, unsigned max, uint64_t seed)
 {
@@ -755,6 +794,7 @@ CU_TestInfo raft_core_tests[] = {
 	{"pipelining_window", test_pipelining_window},
 	{"batching_byte_limit", test_batching_byte_limit},
 	{"commit_told_at_next_tick", test_commit_told_at_next_tick},
+	{"committed_prefix", test_committed_prefix},
 	{"vote_reply_waits_for_persist", test_vote_reply_waits_for_persist},
 	{"leader_counts_itself_only_when_durable", test_leader_counts_itself_only_when_durable},
 	CU_TEST_INFO_NULL,
