@@ -92,6 +92,24 @@ struct rk_kent *rk_slist_seek(const struct rk_slist *sl, const uint8_t *key, siz
 	return x->next[0];
 }
 
+/* Link @e after update[i] at each of its levels; update[i] then points at @e, which is what a
+ * following larger key needs there. */
+static void link_after(struct rk_slist *sl, struct rk_kent *e, struct rk_kent **update)
+{
+	int i;
+
+	if (e->level > sl->level)
+		sl->level = e->level;
+	for (i = 0; i < e->level; i++) {
+		e->next[i] = update[i]->next[i];
+		update[i]->next[i] = e;
+		if (e->next[i] == NULL)
+			sl->last[i] = e;
+		update[i] = e;
+	}
+	sl->count++;
+}
+
 void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e)
 {
 	struct rk_kent *update[RK_SL_MAXLEVEL];
@@ -108,15 +126,7 @@ void rk_slist_insert(struct rk_slist *sl, struct rk_kent *e)
 		for (i = sl->level; i < e->level; i++)
 			update[i] = sl->head;
 	}
-	if (e->level > sl->level)
-		sl->level = e->level;
-	for (i = 0; i < e->level; i++) {
-		e->next[i] = update[i]->next[i];
-		update[i]->next[i] = e;
-		if (e->next[i] == NULL)
-			sl->last[i] = e;
-	}
-	sl->count++;
+	link_after(sl, e, update);
 }
 
 void rk_slist_insert_sorted(struct rk_slist *sl, struct rk_kent *const *es, size_t n)
@@ -151,16 +161,7 @@ void rk_slist_insert_sorted(struct rk_slist *sl, struct rk_kent *const *es, size
 		}
 		assert(update[0]->next[0] == NULL ||
 		       node_cmp(update[0]->next[0], key, e->klen) != 0);
-		if (e->level > sl->level)
-			sl->level = e->level;
-		for (i = 0; i < e->level; i++) {
-			e->next[i] = update[i]->next[i];
-			update[i]->next[i] = e;
-			if (e->next[i] == NULL)
-				sl->last[i] = e;
-			update[i] = e;
-		}
-		sl->count++;
+		link_after(sl, e, update);
 	}
 }
 
@@ -192,15 +193,5 @@ void rk_slist_tail_init(struct rk_slist *sl, struct rk_kent **tail)
 
 void rk_slist_append(struct rk_slist *sl, struct rk_kent **tail, struct rk_kent *e)
 {
-	int i;
-
-	for (i = 0; i < e->level; i++) {
-		e->next[i] = NULL;
-		tail[i]->next[i] = e;
-		tail[i] = e;
-		sl->last[i] = e;
-	}
-	if (e->level > sl->level)
-		sl->level = e->level;
-	sl->count++;
+	link_after(sl, e, tail); /* tail[i] is the last entry at level i: nothing follows it */
 }
