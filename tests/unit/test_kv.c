@@ -340,6 +340,16 @@ static int walk_fn(void *ctx, const uint8_t *key, size_t klen, const uint8_t *va
 	return 0;
 }
 
+/* Model key @i into @key: slots < 256 are "k" + one byte, the others "k" + the same byte + 1,
+ * so that short keys are prefixes of long ones, and NUL bytes occur. Returns its length. */
+static size_t model_key(int i, uint8_t key[3])
+{
+	key[0] = 'k';
+	key[1] = (uint8_t)i;
+	key[2] = 1;
+	return i < 256 ? 2 : 3;
+}
+
 static void test_random_model(void)
 {
 	struct rk_kv *kv = ts_new_kv(64, 256, 0, 16);
@@ -357,12 +367,7 @@ static void test_random_model(void)
 	memset(present, 0, sizeof present);
 	for (step = 0; step < 60000; step++) {
 		i = (int)(ts_rand(&seed) % MODEL_KEYS);
-		/* Slots < 256: "k" + one byte; others: "k" + the same byte + 1, so that short
-		 * keys are prefixes of long ones, and NUL bytes occur. */
-		key[0] = 'k';
-		key[1] = (uint8_t)i;
-		key[2] = 1;
-		klen = i < 256 ? 2 : 3;
+		klen = model_key(i, key);
 		v = (uint32_t)ts_rand(&seed);
 		switch (ts_rand(&seed) % 4) {
 		case 0:
@@ -421,10 +426,7 @@ static void test_runs_match_plain_writes(void)
 		}
 		left--;
 		i = (int)(ts_rand(&seed) % MODEL_KEYS);
-		key[0] = 'k';
-		key[1] = (uint8_t)i;
-		key[2] = 1;
-		klen = i < 256 ? 2 : 3;
+		klen = model_key(i, key);
 		v = (uint32_t)ts_rand(&seed);
 		if (ts_rand(&seed) % 4 == 0) {
 			CU_ASSERT_EQUAL(rk_kv_delete(runs, key, klen), rk_kv_delete(plain, key, klen));

@@ -558,6 +558,34 @@ static void test_batching_byte_limit(void)
 	rk_raft_free(r);
 }
 
+/* On a leader from elected(): propose @n commands, make them durable here and have n2
+ * acknowledge them all, so that they commit. Their appends went out in one Ready. */
+static void commit_n(struct rk_raft *r, int n)
+{
+	struct rk_msg ack = {0};
+	struct rk_buf b[16];
+	struct rk_ready rd;
+	rk_index last = r->commit + (rk_index)n;
+	uint64_t id;
+
+	CU_ASSERT_FATAL(n > 0 && n <= 16);
+	for (int k = 0; k < n; k++)
+		b[k] = cmd(10);
+	CU_ASSERT_EQUAL(rk_raft_propose(r, b, (size_t)n, NULL), RK_OK);
+	rk_raft_ready(r, &rd);
+	CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 1);
+	id = rd.persist_id;
+	rk_raft_advance(r, &rd);
+	rk_raft_persisted(r, id);
+	ack.type = RK_MSG_APPEND_RESP;
+	ack.from = 2;
+	ack.to = 1;
+	ack.term = 1;
+	ack.index = last;
+	rk_raft_recv(r, &ack);
+	CU_ASSERT_EQUAL_FATAL(r->commit, last);
+}
+
 /* The appends of one Ready to @to that carry no entries, and the commit of the last one. */
 static size_t empty_appends(const struct rk_ready *rd, rk_node_id to, rk_index *commit)
 {
@@ -578,28 +606,13 @@ static size_t empty_appends(const struct rk_ready *rd, rk_node_id to, rk_index *
 static void test_commit_told_at_next_tick(void)
 {
 	struct rk_raft *r = elected(8, 1 << 20);
-	struct rk_msg ack = {0};
-	struct rk_buf b = cmd(10);
 	struct rk_ready rd;
 	rk_index commit = 0;
-	uint64_t id;
 
 	CU_ASSERT_EQUAL_FATAL(r->state, RK_LEADER);
 	r->cfg.heartbeat_ticks = 5; /* keep heartbeats out of the next two ticks */
 	r->heartbeat_elapsed = 0;
-	CU_ASSERT_EQUAL(rk_raft_propose(r, &b, 1, NULL), RK_OK);
-	rk_raft_ready(r, &rd);
-	CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 1);
-	id = rd.persist_id;
-	rk_raft_advance(r, &rd);
-	rk_raft_persisted(r, id);
-	ack.type = RK_MSG_APPEND_RESP;
-	ack.from = 2;
-	ack.to = 1;
-	ack.term = 1;
-	ack.index = 2;
-	rk_raft_recv(r, &ack);
-	CU_ASSERT_EQUAL_FATAL(r->commit, 2);
+	commit_n(r, 1); /* entry 2 */
 	if (rk_raft_has_ready(r)) {
 		rk_raft_ready(r, &rd);
 		CU_ASSERT_EQUAL(count_appends(&rd, 2, NULL), 0);
@@ -627,26 +640,10 @@ static void test_commit_told_at_next_tick(void)
 static void test_committed_prefix(void)
 {
 	struct rk_raft *r = elected(8, 1 << 20);
-	struct rk_buf b[10];
-	struct rk_msg ack = {0};
 	struct rk_ready rd;
-	uint64_t id;
 
 	CU_ASSERT_EQUAL_FATAL(r->state, RK_LEADER);
-	for (int k = 0; k < 10; k++)
-		b[k] = cmd(10);
-	CU_ASSERT_EQUAL(rk_raft_propose(r, b, 10, NULL), RK_OK);
-	rk_raft_ready(r, &rd);
-	id = rd.persist_id;
-	rk_raft_advance(r, &rd);
-	rk_raft_persisted(r, id);
-	ack.type = RK_MSG_APPEND_RESP;
-	ack.from = 2;
-	ack.to = 1;
-	ack.term = 1;
-	ack.index = 11;
-	rk_raft_recv(r, &ack);
-	CU_ASSERT_EQUAL_FATAL(r->commit, 11);
+	commit_n(r, 10); /* entries 2..11 */
 	rk_raft_ready(r, &rd);
 	CU_ASSERT_EQUAL_FATAL(rd.n_committed, 10);
 	CU_ASSERT_EQUAL(rd.committed[0].index, 2);
