@@ -35,8 +35,8 @@
 #define MAX_BACKOFF_MS 250
 #define EXPIRE_EVERY_MS 100
 #define APPLY_RUN_MIN 256    /* entries in one apply batch that make it a store run */
-#define APPLY_RUN_MAX 262144 /* entries per run: how long readers may wait (~0.3 s) */
-#define APPLY_CHUNK APPLY_RUN_MAX /* committed entries per apply batch: one run each */
+#define APPLY_BATCH_MAX 262144 /* committed entries per apply batch, so per store run:
+				* how long readers may wait (~0.3 s) */
 
 uint64_t rk_node_now_ms(void)
 {
@@ -203,8 +203,8 @@ static bool drain_one_locked(struct rk_node *n, struct drain_out *o)
 		return false;
 	/* A long stretch of committed entries (a restart's replay) goes to the apply thread in
 	 * chunks, so that it starts applying while the rest is copied (the caller loops). */
-	if (rd.n_committed > APPLY_CHUNK)
-		rd.n_committed = APPLY_CHUNK;
+	if (rd.n_committed > APPLY_BATCH_MAX)
+		rd.n_committed = APPLY_BATCH_MAX;
 	if (rd.n_committed > 0 || rd.n_reads > 0 || rd.snap_install) {
 		ab = rk_calloc(1, sizeof *ab);
 		RK_CHECK(ab != NULL);
@@ -662,9 +662,10 @@ static void *applier_main(void *arg)
 				apply_install(n);
 				RK_CHECK(pthread_mutex_unlock(&n->snap_take_lock) == 0);
 			}
-			/* A long stretch (a restart's replay, a follower catching up) applies in
-			 * runs: readers wait for up to APPLY_RUN_MAX entries, new keys are put in
-			 * key order once per run. Short batches keep the per-entry lock. */
+			/* A long stretch (a restart's replay, a follower catching up) applies as
+			 * one store run per batch (at most APPLY_BATCH_MAX entries, the wait of
+			 * readers): new keys are put in key order once per run. Short batches keep
+			 * the per-entry lock. */
 			bool run = b->n_entries >= APPLY_RUN_MIN;
 
 			if (run)
@@ -673,11 +674,6 @@ static void *applier_main(void *arg)
 				const struct rk_entry *e = &b->entries[i];
 				struct rk_kv_result res = { 0 };
 				int rv;
-
-				if (run && i > 0 && i % APPLY_RUN_MAX == 0) {
-					rk_kv_run_end(n->kv);
-					rk_kv_run_begin(n->kv);
-				}
 
 				if (e->index <= rk_kv_applied_index(n->kv))
 					continue;
