@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "server/hostcheck.h"
 #include "server/node.h"
 #include "server/node_config.h"
 
@@ -33,6 +34,12 @@ static void usage(FILE *f)
 		   "  -h, --help             print this help and exit\n\n"
 		   "See raftkvd(8) and raftkv.conf(5).\n",
 		DEFAULT_CONFIG);
+}
+
+static void log_host_finding(void *ctx, const char *msg)
+{
+	(void)ctx;
+	rk_log(RK_LOG_WARN, "%s", msg);
 }
 
 static void exit_now(int sig)
@@ -167,6 +174,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	rk_hostcheck_run("/sys", log_host_finding, NULL);
 	rv = rk_node_start(&cfg, &node, &err);
 	if (rv != RK_OK) {
 		rk_log(RK_LOG_ERROR, "cannot start: %s", rk_err_text(&err, rv));

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "common/err.h"
 #include "harness/runner.h"
+#include "server/hostcheck.h"
 #include "server/node_config.h"
 
 #ifndef RK_TOP_SRCDIR
@@ -534,6 +536,78 @@ static void test_dial(void)
 	    "duplicate");
 }
 
+/* ---- host checks ---------------------------------------------------------------------- */
+
+/* Write @text to DIR/@rel, making the directories on the way. */
+static void write_sys(const char *rel, const char *text)
+{
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	for (char *s = strchr(p + strlen(dir) + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		CU_ASSERT_FATAL(mkdir(p, 0700) == 0 || errno == EEXIST);
+		*s = '/';
+	}
+	f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT(fputs(text, f) >= 0);
+	CU_ASSERT_EQUAL_FATAL(fclose(f), 0);
+}
+
+struct findings {
+	unsigned n;
+	char last[512];
+};
+
+static void collect(void *ctx, const char *msg)
+{
+	struct findings *f = ctx;
+
+	f->n++;
+	snprintf(f->last, sizeof f->last, "%s", msg);
+}
+
+static unsigned run_checks(struct findings *f)
+{
+	memset(f, 0, sizeof *f);
+	return rk_hostcheck_run(dir, collect, f);
+}
+
+#define DRIVER "devices/system/cpu/cpuidle/current_driver"
+#define POLL "module/haltpoll/parameters/guest_halt_poll_ns"
+
+/* A guest that halts idle vCPUs at once is reported, once, in one line naming the setting;
+ * polling on, another idle driver, or no such files (bare metal, a container's /sys) are not. */
+static void test_halt_poll(void)
+{
+	struct findings f;
+
+	CU_ASSERT_EQUAL(run_checks(&f), 0); /* empty tree */
+	write_sys(DRIVER, "haltpoll\n");
+	CU_ASSERT_EQUAL(run_checks(&f), 0); /* no parameter file */
+	write_sys(POLL, "0\n");
+	CU_ASSERT_EQUAL(run_checks(&f), 1);
+	CU_ASSERT_EQUAL(f.n, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(f.last, "guest_halt_poll_ns = 0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(f.last, "raftkvd(8)"));
+	CU_ASSERT_PTR_NULL(strchr(f.last, '\n'));
+	write_sys(POLL, "200000\n");
+	CU_ASSERT_EQUAL(run_checks(&f), 0);
+	write_sys(POLL, "garbage\n");
+	CU_ASSERT_EQUAL(run_checks(&f), 0);
+	write_sys(POLL, "0\n");
+	write_sys(DRIVER, "acpi_idle\n");
+	CU_ASSERT_EQUAL(run_checks(&f), 0);
+	CU_ASSERT_EQUAL(f.n, 0);
+}
+
+static CU_TestInfo host_tests[] = {
+	{ "halt_poll", test_halt_poll },
+	CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo good_tests[] = {
 	{ "dial", test_dial },
 	{ "sample_loads", test_sample_loads },
@@ -556,6 +630,7 @@ static CU_TestInfo bad_tests[] = {
 static CU_SuiteInfo suites[] = {
 	{ "config_good", setup, teardown, NULL, NULL, good_tests },
 	{ "config_bad", setup, teardown, NULL, NULL, bad_tests },
+	{ "hostcheck", setup, teardown, NULL, NULL, host_tests },
 	CU_SUITE_INFO_NULL,
 };
 
