@@ -7,8 +7,6 @@
 #ifndef RK_SERVER_HOSTCHECK_H
 #define RK_SERVER_HOSTCHECK_H
 
-#include <stddef.h>
-
 /* Called once per finding with a one-line message, borrowed for the call. */
 typedef void rk_hostcheck_fn(void *ctx, const char *msg);
 

@@ -22,9 +22,9 @@ struct kv_state {
 	struct rk_sessions sess;  /* exactly-once table */
 	uint64_t clock_ms;        /* max leader timestamp applied so far; never goes back */
 	size_t key_bytes;         /* sum of key lengths */
+	size_t value_bytes;       /* sum of value lengths */
 	struct rk_kent **pend;    /* in a run: new entries in the hash only (e->pending), any order */
 	size_t n_pend, cap_pend;
-	size_t value_bytes;       /* sum of value lengths */
 };
 
 struct rk_kv {
